@@ -1,0 +1,315 @@
+"""The measure engine: the registry evaluated over pathways, appointments and IET logs.
+
+``MeasureEngine(tables).compute(period)`` returns the unrounded long measures table, one row
+per (geography, breakdown, measure), in NHS Digital's monthly CSV layout plus
+``STATISTIC``/``BASE_MEASURE_ID`` (what disclosure control needs) and ``MEASURE_VALUE``.
+Every step is an Ibis expression; only the aggregated result comes back as pandas.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import ibis
+import numpy as np
+import pandas as pd
+from ibis import _
+
+from .pathways import PATHWAY_KEY, derive_pathways, is_attended
+from .periods import Period
+from .reference import code_lists
+from .registry import Measure, load_registry
+
+MEASURE_COLUMNS = [
+    "REPORTING_PERIOD_START",
+    "REPORTING_PERIOD_END",
+    "GROUP_TYPE",
+    "ORG_CODE1",
+    "ORG_NAME1",
+    "ORG_CODE2",
+    "ORG_NAME2",
+    "VARIABLE_TYPE",
+    "VARIABLE_A",
+    "VARIABLE_B",
+    "MEASURE_ID",
+    "MEASURE_NAME",
+    "STATISTIC",
+    "BASE_MEASURE_ID",
+    "MEASURE_VALUE",
+]
+
+
+@dataclass(frozen=True)
+class GeographyLevel:
+    """A GROUP_TYPE and the pathway columns that give its ORG_CODE1/ORG_NAME1/ORG_CODE2/ORG_NAME2."""
+
+    group_type: str
+    code1: str | None = None
+    name1: str | None = None
+    code2: str | None = None
+    name2: str | None = None
+
+    @property
+    def keys(self) -> list[str]:
+        return [c for c in (self.code1, self.name1, self.code2, self.name2) if c]
+
+
+LEVELS = {
+    "England": GeographyLevel("England"),
+    "CommissioningRegion": GeographyLevel("CommissioningRegion", "Region_Code", "Region_Name"),
+    "ICB": GeographyLevel("ICB", "ICB_Code", "ICB_Name"),
+    "SubICB": GeographyLevel("SubICB", "OrgIDComm", "SubICB_Name"),
+    "Provider": GeographyLevel("Provider", code2="OrgID_Provider", name2="Provider_Name"),
+}
+GEOGRAPHY_COLUMNS = ["Region_Code", "Region_Name", "ICB_Code", "ICB_Name", "OrgIDComm", "SubICB_Name",
+                     "OrgID_Provider", "Provider_Name"]
+
+# Annual breakdowns: VARIABLE_TYPE -> the (VARIABLE_A, VARIABLE_B) columns computed per pathway.
+# Each entry is a list of groupings; ("...", None) gives VARIABLE_B = "All" for the group.
+BREAKDOWNS = {
+    "Gender": [("GenderLabel", None)],
+    "Age Group": [("AgeGroup", None)],
+    "Ethnic Group": [("EthnicGroup", "EthnicCategoryLabel"), ("EthnicGroup", None)],
+    "Presenting Complaint": [("ProblemDescriptor", "ProblemDescriptorDetail"), ("ProblemDescriptor", None)],
+    "Indices of Deprivation Decile": [("IMDDecileLabel", None)],
+}
+ALL = "All"
+
+
+class MeasureEngine:
+    """Measures for any period from one dataset; pathways are derived once and reused."""
+
+    def __init__(self, tables: dict[str, ibis.Table]):
+        self.tables = tables
+        self.pathways = derive_pathways(tables).cache()
+        geography = self.pathways.select(PATHWAY_KEY, *GEOGRAPHY_COLUMNS)
+        contacts = tables["IDS201CareContact"]
+        self.appointments = (
+            contacts.mutate(Attended=is_attended(contacts))
+            .join(geography, PATHWAY_KEY)
+            .select("CareContactId", "CareContDate", "AttendOrDNACode", "ConsMechanism", "Attended",
+                    *GEOGRAPHY_COLUMNS)
+        )
+        self.internet_logs = tables["IDS205InternetTherLog"].join(geography, PATHWAY_KEY).select(
+            "UniqueID_IDS205", "EndDateIntEnabledTherLog", *GEOGRAPHY_COLUMNS
+        )
+        self.registry = load_registry()
+
+    def compute(
+        self,
+        period: Period,
+        levels: list[str] | None = None,
+        breakdowns: bool | None = None,
+        breakdown_levels: list[str] | None = None,
+    ) -> pd.DataFrame:
+        """The unrounded long table for ``period``.
+
+        ``levels`` defaults to every geography; ``breakdowns`` defaults to on for a financial
+        year (the annual report's breakdowns) and off for a month; ``breakdown_levels`` limits
+        the geographies the breakdowns are computed for (default: the same as ``levels``).
+        """
+        levels = list(levels or LEVELS)
+        unknown = [name for name in levels if name not in LEVELS]
+        if unknown:
+            raise ValueError(f"unknown geography level(s) {unknown}; choose from {list(LEVELS)}")
+        if breakdowns is None:
+            breakdowns = period.kind == "year"
+        frames = [self._compute_breakdown(period, levels, None, None)]
+        if breakdowns:
+            for variable_type, groupings in BREAKDOWNS.items():
+                for var_a, var_b in groupings:
+                    frames.append(
+                        self._compute_breakdown(period, breakdown_levels or levels, variable_type, (var_a, var_b))
+                    )
+        table = pd.concat(frames, ignore_index=True)
+        table.insert(0, "REPORTING_PERIOD_START", period.start.isoformat())
+        table.insert(1, "REPORTING_PERIOD_END", period.end.isoformat())
+        return _sorted(table[MEASURE_COLUMNS], levels)
+
+    # --- one breakdown (or the totals) at every level --------------------------------------
+    def _compute_breakdown(self, period, levels, variable_type, grouping) -> pd.DataFrame:
+        measures = [m for m in self.registry if variable_type is None or m.breakdowns]
+        direct = [m for m in measures if m.statistic != "percentage"]
+        units = {
+            "pathway": self._pathways_for(period) if variable_type else self.pathways,
+            "appointment": self.appointments,
+            "internet_log": self.internet_logs,
+        }
+        frames = []
+        for level_name in levels:
+            level = LEVELS[level_name]
+            wide = None
+            for unit, table in units.items():
+                unit_measures = [m for m in direct if m.unit == unit]
+                if not unit_measures:
+                    continue
+                keys = list(level.keys)
+                if grouping:
+                    table = _with_variable_columns(table, variable_type, grouping)
+                    keys += ["VARIABLE_A", "VARIABLE_B"]
+                result = _aggregate(table, keys, unit_measures, period)
+                wide = result if wide is None else _merge_wide(wide, result, keys)
+            frames.append(_to_long(wide, level, variable_type, measures))
+        return pd.concat(frames, ignore_index=True)
+
+    def _pathways_for(self, period: Period) -> ibis.Table:
+        """Pathways with the annual breakdown labels (age is at the end of the period)."""
+        rules = code_lists()
+        p = self.pathways
+        end = period.end
+        birthday_later = (p.PersonBirthDate.month() > end.month) | (
+            (p.PersonBirthDate.month() == end.month) & (p.PersonBirthDate.day() > end.day)
+        )
+        age = end.year - p.PersonBirthDate.year() - birthday_later.cast("int64")
+        age_group = ibis.cases(
+            *[((age >= low) & (age <= high), label) for label, low, high in rules["age_groups"]],
+            else_=rules["age_not_stated_label"],
+        )
+        ethnic = p.EthnicCategory.strip().upper()
+        categories = rules["ethnic_category"]
+        return p.mutate(
+            GenderLabel=p.Gender.strip().substitute(rules["gender"], else_=rules["gender_not_stated_label"]),
+            AgeGroup=age_group,
+            EthnicGroup=ethnic.substitute({k: v[0] for k, v in categories.items()}, else_=rules["ethnic_not_stated_label"]),
+            EthnicCategoryLabel=ethnic.substitute({k: v[1] for k, v in categories.items()}, else_=ALL),
+            IMDDecileLabel=p.IndicesOfDeprivationDecile.substitute(rules["imd_decile"], else_=rules["imd_not_stated_label"]),
+            ProblemDescriptor=p.ProblemDescriptor.fill_null(rules["problem_descriptor_not_stated_label"]),
+            ProblemDescriptorDetail=p.ProblemDescriptorDetail.fill_null(rules["problem_descriptor_not_stated_label"]),
+        )
+
+
+def _with_variable_columns(table: ibis.Table, variable_type: str, grouping) -> ibis.Table:
+    """VARIABLE_A/VARIABLE_B for one grouping of a breakdown.
+
+    Two-level breakdowns (ethnic group, presenting complaint) give one row per category that
+    has one (VARIABLE_B = the category) and one "All" row per group; single-level breakdowns
+    leave VARIABLE_B empty.
+    """
+    var_a, var_b = grouping
+    if var_b:
+        table = table.filter(table[var_b].notnull() & ~table[var_b].isin(["", ALL]))
+        return table.mutate(VARIABLE_A=table[var_a], VARIABLE_B=table[var_b])
+    two_level = any(b for _, b in BREAKDOWNS[variable_type])
+    return table.mutate(VARIABLE_A=table[var_a], VARIABLE_B=ibis.literal(ALL if two_level else ""))
+
+
+def compute_measures(tables: dict[str, ibis.Table], period: Period | str, **options) -> pd.DataFrame:
+    """Convenience: the unrounded long measures table for one period."""
+    period = period if isinstance(period, Period) else Period.parse(period)
+    return MeasureEngine(tables).compute(period, **options)
+
+
+# --- expression building --------------------------------------------------------------------
+
+def condition(table: ibis.Table, where: dict) -> ibis.expr.types.BooleanValue:
+    """The registry's condition mini-language as one Ibis boolean (null counts as false)."""
+    result = ibis.literal(True)
+    for column, rule in where.items():
+        if column == "any_of":
+            alternatives = [condition(table, alt) for alt in rule]
+            part = alternatives[0]
+            for alt in alternatives[1:]:
+                part = part | alt
+        else:
+            part = _column_condition(table[column], rule)
+        result = result & part.fill_null(False)
+    return result
+
+
+def _column_condition(col, rule):
+    if not isinstance(rule, dict):
+        return col == rule
+    part = ibis.literal(True)
+    for op, value in rule.items():
+        if op == "in":
+            part = part & col.isin(value)
+        elif op == "not_in":
+            part = part & ~col.isin(value)
+        elif op == "is_null":
+            part = part & (col.isnull() if value else col.notnull())
+        elif op in ("le", "lt", "ge", "gt"):
+            part = part & {"le": col <= value, "lt": col < value, "ge": col >= value, "gt": col > value}[op]
+        else:
+            raise ValueError(f"unknown condition operator {op!r}")
+    return part
+
+
+def in_cohort(table: ibis.Table, m: Measure, period: Period) -> ibis.expr.types.BooleanValue:
+    event = table[m.cohort.event]
+    in_period = event.between(ibis.literal(period.start), ibis.literal(period.end)).fill_null(False)
+    return in_period & condition(table, {**m.cohort.where}) & condition(table, m.where)
+
+
+def _aggregate(table: ibis.Table, keys: list[str], measures: list[Measure], period: Period) -> pd.DataFrame:
+    metrics = {}
+    for m in measures:
+        selected = in_cohort(table, m, period)
+        if m.statistic == "count":
+            metrics[m.id] = selected.cast("int64").sum()
+        else:
+            value = table[m.value].cast("float64")
+            metrics[m.id] = getattr(value, m.statistic)(where=selected)
+    grouped = table.group_by(keys).aggregate(**metrics) if keys else table.aggregate(**metrics)
+    return grouped.execute()
+
+
+def _merge_wide(left: pd.DataFrame, right: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    if not keys:
+        return pd.concat([left, right], axis=1)
+    return left.merge(right, on=keys, how="outer")
+
+
+def _to_long(wide: pd.DataFrame, level: GeographyLevel, variable_type: str | None, measures: list[Measure]) -> pd.DataFrame:
+    wide = wide.copy()
+    counts = {m.id for m in measures if m.statistic in ("count", "sum")}
+    for mid in counts:
+        wide[mid] = wide[mid].fillna(0)
+    for m in measures:
+        if m.statistic == "percentage":
+            denominator = sum(
+                (-wide[t[1:]] if t.startswith("-") else wide[t]) for t in m.denominator
+            )
+            with np.errstate(divide="ignore", invalid="ignore"):
+                wide[m.id] = np.where(denominator > 0, 100.0 * wide[m.numerator] / denominator, np.nan)
+    n = len(wide)
+    frame = pd.DataFrame(
+        {
+            "GROUP_TYPE": level.group_type,
+            "ORG_CODE1": wide[level.code1] if level.code1 else "all",
+            "ORG_NAME1": wide[level.name1] if level.name1 else "all SubICBs",
+            "ORG_CODE2": wide[level.code2] if level.code2 else "all",
+            "ORG_NAME2": wide[level.name2] if level.name2 else "all Providers",
+            "VARIABLE_TYPE": variable_type or "Total",
+            "VARIABLE_A": wide["VARIABLE_A"] if variable_type else "",
+            "VARIABLE_B": wide["VARIABLE_B"] if variable_type else "",
+        },
+        index=range(n),
+    )
+    values = wide[[m.id for m in measures]].astype("float64").reset_index(drop=True)
+    long = frame.join(values).melt(
+        id_vars=list(frame.columns), var_name="MEASURE_ID", value_name="MEASURE_VALUE"
+    )
+    by_id = {m.id: m for m in measures}
+    long["MEASURE_NAME"] = long["MEASURE_ID"].map(lambda i: by_id[i].name)
+    long["STATISTIC"] = long["MEASURE_ID"].map(lambda i: by_id[i].statistic)
+    long["BASE_MEASURE_ID"] = long["MEASURE_ID"].map(lambda i: by_id[i].base_measure_id or "")
+    return long
+
+
+def _sorted(table: pd.DataFrame, levels: list[str]) -> pd.DataFrame:
+    """A stable, documented row order so the same inputs give byte-identical files."""
+    registry_order = {m.id: i for i, m in enumerate(load_registry())}
+    level_order = {name: i for i, name in enumerate(LEVELS)}
+    key = pd.DataFrame(
+        {
+            "level": table["GROUP_TYPE"].map(level_order),
+            "variable": table["VARIABLE_TYPE"].map(lambda v: -1 if v == "Total" else list(BREAKDOWNS).index(v)),
+            "org1": table["ORG_CODE1"].astype(str),
+            "org2": table["ORG_CODE2"].astype(str),
+            "a": table["VARIABLE_A"].astype(str),
+            "b": table["VARIABLE_B"].astype(str),
+            "measure": table["MEASURE_ID"].map(registry_order),
+        }
+    )
+    order = key.sort_values(list(key.columns), kind="mergesort").index
+    return table.loc[order].reset_index(drop=True)

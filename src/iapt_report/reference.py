@@ -1,0 +1,38 @@
+"""Reference data shipped with the package: code lists, instruments, dataset schema, registry."""
+
+from __future__ import annotations
+
+import csv
+import io
+from functools import lru_cache
+from importlib import resources
+
+import yaml
+
+
+def _read_text(name: str) -> str:
+    return resources.files("iapt_report").joinpath("reference", name).read_text(encoding="utf-8")
+
+
+@lru_cache(maxsize=None)
+def code_lists() -> dict:
+    """Code lists and groupings (reference/code_lists.yaml)."""
+    return yaml.safe_load(_read_text("code_lists.yaml"))
+
+
+@lru_cache(maxsize=None)
+def dataset_schema() -> dict:
+    """Input tables and their columns (reference/dataset_schema.yaml)."""
+    return yaml.safe_load(_read_text("dataset_schema.yaml"))
+
+
+@lru_cache(maxsize=None)
+def instruments() -> dict[str, dict]:
+    """Outcome instruments by name (PHQ9, GAD7, AgoraAlone ...) with SNOMED code and thresholds."""
+    rows = csv.DictReader(io.StringIO(_read_text("instruments.csv")))
+    out = {}
+    for row in rows:
+        row["caseness_threshold"] = float(row["caseness_threshold"])
+        row["reliable_change"] = float(row["reliable_change"])
+        out[row["instrument"]] = row
+    return out
