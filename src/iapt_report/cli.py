@@ -1,0 +1,139 @@
+"""Command line: ``iapt-report synthesize`` and ``iapt-report measures``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+from tqdm import tqdm
+
+DESCRIPTION = """\
+NHS Talking Therapies (IAPT) official statistics from record-level data.
+
+  iapt-report synthesize --start 2019-09-01 --end 2021-03-31 --scale 0.05 --out _data/synthetic
+      writes a synthetic record-level dataset (fictional, calibrated to national figures)
+
+  iapt-report measures --period 2020-09 --data _data/synthetic --out _output/measures/2020-09
+      computes NHS Digital's measures (M001 ...) for England, regions, ICBs, sub-ICBs and
+      providers and writes measures.csv (disclosure control applied), metadata.csv,
+      measures_unrounded.parquet and manifest.json
+"""
+
+
+class UserError(Exception):
+    """A problem the user can fix; printed without a traceback."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return 2
+    try:
+        return args.run(args)
+    except UserError as error:
+        print(f"iapt-report: error: {error}", file=sys.stderr)
+        return 2
+    except Exception as error:  # a DatasetError or PeriodError carries its own full message
+        from .dataset import DatasetError
+        from .periods import PeriodError
+
+        if isinstance(error, (DatasetError, PeriodError)):
+            print(f"iapt-report: error: {error}", file=sys.stderr)
+            return 2
+        raise
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="iapt-report", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    synth = commands.add_parser(
+        "synthesize",
+        help="write a synthetic record-level IAPT dataset",
+        description="Write a deterministic synthetic IAPT v2.1 dataset (one Parquet file per table). "
+        "Organisations are fictional; volumes and mixes are calibrated to published national figures.",
+    )
+    synth.add_argument("--start", required=True, type=_date, help="first reporting day, e.g. 2020-04-01")
+    synth.add_argument("--end", required=True, type=_date, help="last day of data (the snapshot date), e.g. 2021-03-31")
+    synth.add_argument("--scale", type=float, default=1.0,
+                       help="volume relative to England (1.0 = national, about 140,000 referrals a month; default 1.0)")
+    synth.add_argument("--seed", type=int, default=20200901, help="random seed (same seed, same data)")
+    synth.add_argument("--format", choices=["parquet", "csv"], default="parquet", help="file format (default parquet)")
+    synth.add_argument("--out", required=True, type=Path, help="folder to write the tables to (replaced if it exists)")
+    synth.set_defaults(run=_synthesize)
+
+    measures = commands.add_parser(
+        "measures",
+        help="compute the official measures for a month or financial year",
+        description="Compute NHS Digital's IAPT measures from a record-level dataset folder for one or more "
+        "periods: a month (2020-09) or a financial year (2020-21, with the annual breakdowns by gender, age "
+        "group, ethnic group, presenting complaint and deprivation decile).",
+    )
+    measures.add_argument("--period", required=True, action="append",
+                          help="a month YYYY-MM or financial year YYYY-YY; repeat for several")
+    measures.add_argument("--data", required=True, type=Path, help="folder with one file per IAPT table")
+    measures.add_argument("--out", required=True, type=Path,
+                          help="output folder (with several periods, one sub-folder per period)")
+    measures.add_argument("--level", action="append", choices=["England", "CommissioningRegion", "ICB", "SubICB", "Provider"],
+                          help="geography levels to compute (default: all); repeat for several")
+    measures.add_argument("--no-breakdowns", action="store_true", help="skip the annual breakdowns for financial years")
+    measures.set_defaults(run=_measures)
+    return parser
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date in YYYY-MM-DD form") from None
+
+
+def _synthesize(args) -> int:
+    from .synthetic import generate, write_dataset
+
+    if args.end < args.start:
+        raise UserError(f"--end {args.end} is before --start {args.start}")
+    if args.scale <= 0:
+        raise UserError("--scale must be positive (1.0 = national volume)")
+    started = time.perf_counter()
+    with tqdm(total=2, desc="synthesize", unit="step", disable=None) as progress:
+        progress.set_postfix_str("generating")
+        tables = generate(args.start, args.end, scale=args.scale, seed=args.seed)
+        progress.update()
+        progress.set_postfix_str("writing")
+        write_dataset(tables, args.out, fmt=args.format)
+        progress.update()
+    referrals = len(tables["IDS101Referral"])
+    print(f"wrote {referrals:,} synthetic referrals to {args.out} in {time.perf_counter() - started:.1f}s")
+    return 0
+
+
+def _measures(args) -> int:
+    from .pipeline import write_measures
+    from .periods import Period
+
+    periods = [Period.parse(p) for p in args.period]
+    if not args.data.is_dir():
+        raise UserError(f"--data {args.data} is not a folder (expected one file per IAPT table)")
+    outputs = write_measures(
+        args.data,
+        periods,
+        args.out,
+        levels=args.level,
+        breakdowns=False if args.no_breakdowns else None,
+        command_line=["measures", *sys.argv[2:]],
+    )
+    for period, folder in outputs.items():
+        print(f"{period}: wrote {folder}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

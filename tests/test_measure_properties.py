@@ -1,0 +1,87 @@
+"""Property tests (Hypothesis): relations every measures table must satisfy, on random datasets."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pandas as pd
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from iapt_report.measures import MeasureEngine
+from iapt_report.periods import Period
+
+from builders import DatasetBuilder
+
+SEPTEMBER = Period.parse("2020-09")
+BASE_DAY = date(2020, 6, 1)
+
+days = st.integers(min_value=0, max_value=150)  # 2020-06-01 .. 2020-10-29
+
+
+def _day(offset: int) -> str:
+    return (BASE_DAY + timedelta(days=offset)).isoformat()
+
+
+contact = st.fixed_dictionaries(
+    {
+        "offset": days,
+        "app_type": st.sampled_from(["01", "02", "03", "05", "06"]),
+        "attend": st.sampled_from(["2", "3", "4", "5", "6", "7", None]),
+        "planned": st.sampled_from(["Y", "Y", "N"]),
+    }
+)
+referral = st.fixed_dictionaries(
+    {
+        "received": days,
+        "length": st.one_of(st.none(), st.integers(min_value=0, max_value=120)),
+        "provider": st.sampled_from(["PRV01", "PRV02"]),
+        "sub_icb": st.sampled_from(["SUB01", "SUB02"]),
+        "contacts": st.lists(contact, max_size=6),
+        "phq": st.lists(st.integers(0, 27), max_size=3),
+        "gad": st.lists(st.integers(0, 21), max_size=3),
+        "complaint": st.sampled_from(["F32", "F411", "F401", "F431", "-3"]),
+    }
+)
+
+
+def build(referrals: list[dict]) -> DatasetBuilder:
+    b = DatasetBuilder()
+    for i, r in enumerate(referrals):
+        pathway = f"P{i:03d}"
+        discharged = None if r["length"] is None else _day(r["received"] + r["length"])
+        b.referral(pathway, _day(r["received"]), discharged=discharged, end_code="46" if discharged else None,
+                   provider=r["provider"], sub_icb=r["sub_icb"])
+        for c in r["contacts"]:
+            b.contact(pathway, _day(c["offset"]), app_type=c["app_type"], attend=c["attend"], planned=c["planned"])
+        for k, score in enumerate(r["phq"]):
+            b.score(pathway, "PHQ9", _day(r["received"] + k), score)
+        for k, score in enumerate(r["gad"]):
+            b.score(pathway, "GAD7", _day(r["received"] + k), score)
+        b.complaint(pathway, r["complaint"])
+    return b
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(referral, min_size=1, max_size=12))
+def test_measure_relations_hold(referrals):
+    table = MeasureEngine(build(referrals).ibis_tables()).compute(SEPTEMBER, levels=["England", "Provider"])
+    national = table[table.GROUP_TYPE == "England"].set_index("MEASURE_ID").MEASURE_VALUE
+
+    # finished a course never exceeds ended referrals
+    assert national["M076"] <= national["M056"]
+    # recovery never exceeds the recovery denominator (finished minus not at caseness)
+    assert national["M191"] <= national["M076"] - national["M179"]
+    assert national["M193"] <= national["M191"]
+    # reliable change categories partition the paired finishers
+    assert national["M185"] + national["M187"] + national["M189"] <= national["M076"]
+    # ended referrals split exactly into end reasons
+    assert national["M073"] + national["M074"] + national["M075"] + national["M076"] == national["M056"]
+
+    # provider figures add up to England before rounding (every count measure)
+    counts = table[table.STATISTIC.isin(["count", "sum"])]
+    by_provider = counts[counts.GROUP_TYPE == "Provider"].groupby("MEASURE_ID").MEASURE_VALUE.sum()
+    england = counts[counts.GROUP_TYPE == "England"].set_index("MEASURE_ID").MEASURE_VALUE
+    pd.testing.assert_series_equal(
+        by_provider.reindex(england.index).fillna(0), england, check_names=False
+    )
