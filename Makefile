@@ -1,0 +1,61 @@
+# iapt-report: common tasks. `make help` lists them.
+
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+.DELETE_ON_ERROR:
+
+# Python that creates the virtualenv: 3.11 when it is on PATH, otherwise python3.
+PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+CLI := $(VENV)/bin/iapt-report
+# stamp inside the venv: deleting .venv also forgets the install
+STAMP := $(VENV)/.install-stamp
+
+# the embedded synthetic default that `make report` builds from
+SYNTHETIC := _data/synthetic
+SYNTHETIC_START := 2019-09-01
+SYNTHETIC_END := 2021-03-31
+SYNTHETIC_SCALE := 0.05
+OUTPUT := _output
+
+# extra pytest arguments, e.g. make test PYTEST_ARGS="-x -k disclosure"
+PYTEST_ARGS ?=
+
+.PHONY: help venv test test-fast report benchmark clean
+
+help: ## List the targets
+	@echo "Usage: make <target>"
+	@echo
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+venv: $(STAMP) ## Create .venv and install the package with test extras, pinned by constraints.txt
+
+# Reinstalls only when pyproject.toml or constraints.txt changed since the last install.
+$(STAMP): pyproject.toml constraints.txt
+	@if [ -z "$(PYTHON)" ]; then echo "error: no python3.11 or python3 on PATH; install Python 3.11" >&2; exit 1; fi
+	@if [ ! -x "$(PY)" ]; then \
+		echo "Creating $(VENV) with $(PYTHON)"; \
+		$(PYTHON) -m venv $(VENV) || { echo "error: '$(PYTHON) -m venv' failed; on Debian/Ubuntu run: apt-get install python3-venv" >&2; exit 1; }; \
+	fi
+	$(PY) -m pip install --disable-pip-version-check --quiet -e '.[test]' -c constraints.txt
+	@touch $@
+
+test: venv ## Run every test, slow ones included (as CI does), on 2 workers
+	$(PY) -m pytest -n 2 tests $(PYTEST_ARGS)
+
+test-fast: venv ## Run the tests without the slow national-scale checks
+	$(PY) -m pytest -n 2 -m "not slow" tests $(PYTEST_ARGS)
+
+report: venv ## Build outputs from the embedded synthetic data into _output/
+	$(CLI) synthesize --start $(SYNTHETIC_START) --end $(SYNTHETIC_END) --scale $(SYNTHETIC_SCALE) --out $(SYNTHETIC)
+	$(CLI) measures --period 2020-09 --data $(SYNTHETIC) --out $(OUTPUT)/measures/2020-09
+	$(CLI) measures --period 2020-21 --data $(SYNTHETIC) --out $(OUTPUT)/measures/2020-21
+
+benchmark: venv ## Run the benchmarks
+	$(PY) benchmarks/run_benchmarks.py
+
+clean: ## Remove generated data, outputs and caches (keeps .venv)
+	rm -rf _output _build _data benchmarks/_work .pytest_cache .hypothesis src/*.egg-info
+	find . -path ./$(VENV) -prune -o -type d -name __pycache__ -print0 | xargs -0 rm -rf

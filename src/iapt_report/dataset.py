@@ -1,0 +1,628 @@
+"""Load and validate the record-level input dataset.
+
+The dataset is one folder holding one file per table, ``<TABLE>.parquet`` or ``<TABLE>.csv``,
+as described by ``reference/dataset_schema.yaml`` (and, for users, ``docs/dataset.md``).
+
+* :func:`read_tables` reads the files and :func:`normalise` types each column as the schema
+  says (text, dates at midnight, nullable ``Int64`` integers, float numbers) and tidies codes
+  (``' 5'``/``'05'`` -> ``'5'`` for AttendOrDNACode, ``'2'`` -> ``'02'`` for AppType).
+* :func:`validate` checks the tables and raises one :class:`DatasetError` listing *every*
+  problem found, each naming the file, the column, how many rows and a few example rows.
+* :func:`load_dataset` does both; :func:`connect` hands the frames to an Ibis backend.
+
+Row numbers in messages count data rows from 1: row 1 is the first row after a CSV header.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import ibis
+import pandas as pd
+import pandera.pandas as pa
+from pandera.errors import SchemaErrors
+
+from .reference import code_lists, dataset_schema
+
+SCHEMA: dict = dataset_schema()
+TABLES: dict[str, dict] = SCHEMA["tables"]
+TABLE_NAMES: tuple[str, ...] = tuple(TABLES)
+FILE_FORMATS: tuple[str, ...] = ("parquet", "csv")
+
+#: pandas dtype of each schema type, as returned by read_tables / normalise.
+PANDAS_DTYPES = {"string": "str", "date": "datetime64[ms]", "integer": "Int64", "number": "float64"}
+
+#: CSV cells read as missing (besides empty cells); anything else is a value to check.
+CSV_MISSING_MARKERS = ("", "NA", "N/A", "NULL", "null", "NaN", "nan", "None")
+
+MAX_EXAMPLES = 5
+
+# YYYY-MM-DD, optionally with a time of day (which is dropped)
+_ISO_DATE = r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?"
+# a whole number, possibly written with a zero fraction (12.0), captured without it
+_WHOLE_NUMBER = r"^([+-]?\d{1,18})(?:\.0*)?$"
+
+
+# --- problems and the error -----------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with the input, phrased so the user knows what to change.
+
+    ``rows`` is how many rows have the problem (None for a problem with a whole file or
+    column); ``examples`` describe up to five of them, starting with their row number.
+    """
+
+    file: str
+    column: str | None
+    problem: str
+    fix: str
+    rows: int | None = None
+    examples: tuple[str, ...] = field(default=())
+
+    def __str__(self) -> str:
+        where = self.file if self.column is None else f"{self.file}, column {self.column}"
+        if self.rows is None:
+            what = self.problem
+        else:
+            what = f"{self.rows} {'row' if self.rows == 1 else 'rows'} with {self.problem}"
+        if self.examples:
+            shown = "; ".join(self.examples)
+            more = self.rows - len(self.examples) if self.rows else 0
+            what += f" ({shown}{f'; and {more} more' if more > 0 else ''})"
+        return f"{where}: {what}. {self.fix}"
+
+
+class DatasetError(Exception):
+    """The input dataset cannot be used; ``problems`` lists everything found wrong with it."""
+
+    def __init__(self, problems: Iterable[Problem]):
+        self.problems: list[Problem] = list(problems)
+        super().__init__(self._report())
+
+    def _report(self) -> str:
+        count = len(self.problems)
+        heading = (
+            f"The input dataset has {count} {'problem' if count == 1 else 'problems'}; "
+            "correct the files named below and run again:"
+        )
+        lines = [heading, *(f"  - {problem}" for problem in self.problems)]
+        if any(problem.examples for problem in self.problems):
+            lines.append("Rows are numbered from 1 at the first row of data (a CSV header is not counted).")
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self._report()
+
+
+# --- reading --------------------------------------------------------------------------------
+
+def read_tables(data_dir: str | Path) -> dict[str, pd.DataFrame]:
+    """Every table of the dataset from ``data_dir``, typed and normalised (see :func:`normalise`).
+
+    Raises :class:`DatasetError` naming every table file that is missing or cannot be read.
+    A column whose values do not all convert to the schema type is left as text, so that
+    :func:`validate` can point at the values.
+    """
+    tables, _sources, problems = _read_folder(Path(data_dir))
+    if problems:
+        raise DatasetError(problems)
+    return tables
+
+
+def load_dataset(data_dir: str | Path) -> dict[str, pd.DataFrame]:
+    """The dataset in ``data_dir``, read and validated: typed frames, as :func:`read_tables` returns.
+
+    Raises one :class:`DatasetError` listing every problem: files, columns, values, references.
+    """
+    tables, sources, problems = _read_folder(Path(data_dir))
+    problems += find_problems(tables, sources, report_missing_tables=False)
+    if problems:
+        raise DatasetError(problems)
+    return tables
+
+
+def _read_folder(data_dir: Path) -> tuple[dict[str, pd.DataFrame], dict[str, str], list[Problem]]:
+    if not data_dir.is_dir():
+        problem = Problem(str(data_dir), None, "folder not found",
+                          "Point the run at the folder that holds the dataset's table files.")
+        return {}, {}, [problem]
+    tables, sources, problems = {}, {}, []
+    for table in TABLE_NAMES:
+        path, problem = _table_file(data_dir, table)
+        if problem is None:
+            frame, problem = _read_file(path)
+        if problem is not None:
+            problems.append(problem)
+            continue
+        frame.attrs["source"] = sources[table] = str(path)
+        tables[table] = normalise_table(table, frame)
+    return tables, sources, problems
+
+
+def _table_file(data_dir: Path, table: str) -> tuple[Path | None, Problem | None]:
+    candidates = [data_dir / f"{table}.{fmt}" for fmt in FILE_FORMATS]
+    found = [path for path in candidates if path.is_file()]
+    if len(found) == 1:
+        return found[0], None
+    if not found:
+        names = " or ".join(path.name for path in candidates)
+        return None, Problem(str(data_dir / table), None, f"table file not found (looked for {names})",
+                             f"Add {table} as one of these files; docs/dataset.md lists its columns.")
+    return None, Problem(str(found[0]), None, f"both {found[0].name} and {found[1].name} are present",
+                         "Keep only one file for the table, so it is clear which one to read.")
+
+
+def _read_file(path: Path) -> tuple[pd.DataFrame | None, Problem | None]:
+    fmt = path.suffix.lstrip(".")
+    try:
+        if fmt == "csv":
+            frame = pd.read_csv(path, dtype=str, keep_default_na=False,
+                                na_values=list(CSV_MISSING_MARKERS), encoding="utf-8-sig")
+        else:
+            frame = pd.read_parquet(path, engine="pyarrow")
+    except Exception as error:  # any reader failure means the same thing to the user
+        reason = f"{type(error).__name__}: {error}".splitlines()[0]
+        kind = "CSV" if fmt == "csv" else "Parquet"
+        encoding = " in UTF-8" if fmt == "csv" else ""
+        return None, Problem(str(path), None, f"the file could not be read as {kind} ({reason})",
+                             f"Export the table again as a valid {kind} file{encoding}.")
+    frame.columns = [str(name).strip() for name in frame.columns]
+    return frame, None
+
+
+# --- typing and normalisation ---------------------------------------------------------------
+
+def normalise(tables: Mapping[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """Each known table typed and tidied as :func:`read_tables` does; other entries unchanged."""
+    return {name: normalise_table(name, frame) if name in TABLES else frame
+            for name, frame in tables.items()}
+
+
+def normalise_table(table: str, frame: pd.DataFrame) -> pd.DataFrame:
+    """The table with its schema columns first, in schema order, typed as the schema says.
+
+    Text is stripped and empty text is missing; code columns are tidied (see CODE_FORMATS).
+    A column with values that do not convert stays as text, so validate() can show the values.
+    An absent column is left absent for validate() to report: every schema column must be in
+    the file, even one whose values may be empty, so that a misspelt header cannot load
+    silently as an empty column. Columns the schema does not know are kept, unchanged, at the end.
+    """
+    out = {}
+    for name, spec in TABLES[table]["columns"].items():
+        if name not in frame.columns:
+            continue
+        values, unconvertible = convert(frame[name], spec["type"])
+        if unconvertible.any():
+            values = _as_text(frame[name])
+        elif name in CODE_FORMATS:
+            values = CODE_FORMATS[name](values)
+        out[name] = values
+    extra = {name: frame[name] for name in frame.columns if name not in TABLES[table]["columns"]}
+    typed = pd.DataFrame({**out, **extra}, index=frame.index).reset_index(drop=True)
+    typed.attrs = dict(frame.attrs)
+    return typed
+
+
+def convert(values: pd.Series, kind: str) -> tuple[pd.Series, pd.Series]:
+    """``values`` as schema type ``kind``, and a mask of the values that were present but did not convert.
+
+    Values that do not convert become missing in the first result.
+    """
+    return _CONVERTERS[kind](values)
+
+
+def _as_text(values: pd.Series) -> pd.Series:
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        values = values.astype(object)
+    if pd.api.types.is_float_dtype(values.dtype):
+        values = values.map(_number_text, na_action="ignore").astype(object)
+    elif values.dtype == object or not pd.api.types.is_string_dtype(values.dtype):
+        values = values.map(_text, na_action="ignore").astype(object)
+    text = values.astype(PANDAS_DTYPES["string"]).str.strip()
+    return text.mask(text == "")
+
+
+def _text(value) -> str:
+    return _number_text(value) if isinstance(value, float) else str(value)
+
+
+def _number_text(value: float) -> str:
+    # a code stored as a float (5.0, because the column had nulls) means the code "5"
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
+def _no_failures(values: pd.Series) -> pd.Series:
+    return pd.Series(False, index=values.index)
+
+
+def _as_string_type(values: pd.Series) -> tuple[pd.Series, pd.Series]:
+    return _as_text(values), _no_failures(values)
+
+
+def _as_dates(values: pd.Series) -> tuple[pd.Series, pd.Series]:
+    if pd.api.types.is_datetime64_any_dtype(values.dtype):
+        if getattr(values.dt, "tz", None) is not None:
+            values = values.dt.tz_localize(None)
+        return values.dt.normalize().astype(PANDAS_DTYPES["date"]), _no_failures(values)
+    text = _as_text(values)
+    date_part = text.str.fullmatch(_ISO_DATE).fillna(False)
+    iso = text.where(date_part).str.slice(0, 10)
+    dates = pd.to_datetime(iso, format="%Y-%m-%d", errors="coerce").astype(PANDAS_DTYPES["date"])
+    return dates, text.notna() & dates.isna()
+
+
+def _as_integers(values: pd.Series) -> tuple[pd.Series, pd.Series]:
+    if pd.api.types.is_integer_dtype(values.dtype):
+        return values.astype(PANDAS_DTYPES["integer"]), _no_failures(values)
+    if pd.api.types.is_float_dtype(values.dtype):
+        whole = values.notna() & (values == values.round())
+        return values.where(whole).astype(PANDAS_DTYPES["integer"]), values.notna() & ~whole
+    text = _as_text(values)
+    digits = text.str.extract(_WHOLE_NUMBER, expand=False)
+    return digits.astype(PANDAS_DTYPES["integer"]), text.notna() & digits.isna()
+
+
+def _as_numbers(values: pd.Series) -> tuple[pd.Series, pd.Series]:
+    if pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values.dtype):
+        numbers, present = values.astype(PANDAS_DTYPES["number"]), values.notna()
+    else:
+        text = _as_text(values)
+        numbers, present = pd.to_numeric(text, errors="coerce").astype(PANDAS_DTYPES["number"]), text.notna()
+    finite = numbers.abs() < float("inf")  # NaN and infinity are not scores
+    return numbers.where(finite), present & ~finite
+
+
+_CONVERTERS: dict[str, Callable[[pd.Series], tuple[pd.Series, pd.Series]]] = {
+    "string": _as_string_type,
+    "date": _as_dates,
+    "integer": _as_integers,
+    "number": _as_numbers,
+}
+
+
+def _digits_only(codes: pd.Series) -> pd.Series:
+    return codes.str.fullmatch(r"\d+").fillna(False)
+
+
+def _unpadded(codes: pd.Series) -> pd.Series:
+    """' 5', '05' -> '5' (AttendOrDNACode is published as a one-character code)."""
+    stripped = codes.str.lstrip("0")
+    return codes.mask(_digits_only(codes), stripped.mask(stripped == "", "0"))
+
+
+def _two_digits(codes: pd.Series) -> pd.Series:
+    """'2' -> '02' for numeric codes; other codes are left for validation to judge."""
+    return codes.mask(_digits_only(codes), _unpadded(codes).str.zfill(2))
+
+
+#: Tidy-ups applied to code columns (after stripping spaces) before they are checked.
+CODE_FORMATS: dict[str, Callable[[pd.Series], pd.Series]] = {
+    "AttendOrDNACode": _unpadded,
+    "AppType": _two_digits,
+    "ConsMechanism": _two_digits,
+}
+
+
+# --- validation -----------------------------------------------------------------------------
+
+def validate(tables: Mapping[str, pd.DataFrame], source: Mapping[str, str] | None = None) -> None:
+    """Raise one :class:`DatasetError` listing every problem in ``tables``; return None when there are none.
+
+    ``source`` names the file each table came from (``{"IDS101Referral": "data/IDS101Referral.csv"}``)
+    for the messages; without it a frame's ``attrs["source"]`` (set by read_tables) or the table
+    name is used.
+    """
+    problems = find_problems(tables, source)
+    if problems:
+        raise DatasetError(problems)
+
+
+def find_problems(
+    tables: Mapping[str, pd.DataFrame],
+    source: Mapping[str, str] | None = None,
+    *,
+    report_missing_tables: bool = True,
+) -> list[Problem]:
+    """Every problem in ``tables``, in schema order; an empty list when the dataset is valid."""
+    files = _file_names(tables, source or {})
+    problems = []
+    for table in TABLE_NAMES:
+        if table not in tables:
+            if report_missing_tables:
+                problems.append(Problem(files[table], None, "table is missing from the dataset",
+                                        f"Provide the {table} table; docs/dataset.md lists its columns."))
+            continue
+        frame = tables[table].reset_index(drop=True)
+        problems += _empty_table_problems(table, frame, files[table])
+        problems += _column_problems(table, frame, files[table])
+        problems += _date_order_problems(table, frame, files[table])
+        problems += _reference_problems(table, frame, tables, files)
+    return problems
+
+
+def _file_names(tables: Mapping[str, pd.DataFrame], source: Mapping[str, str]) -> dict[str, str]:
+    names = {}
+    for table in TABLE_NAMES:
+        frame = tables.get(table)
+        attrs_source = frame.attrs.get("source") if frame is not None else None
+        names[table] = source.get(table) or attrs_source or table
+    return names
+
+
+def _empty_table_problems(table: str, frame: pd.DataFrame, file: str) -> list[Problem]:
+    if len(frame) or TABLES[table].get("may_be_empty"):
+        return []
+    return [Problem(file, None, "the table has no rows (only a header, or nothing)",
+                    f"{table} needs at least one row: check that the export selected the right period.")]
+
+
+# --- per-column checks through pandera ------------------------------------------------------
+
+@dataclass(frozen=True)
+class _Rule:
+    """A column check and the words used to report it."""
+
+    problem: str
+    fix: str
+
+
+def _column_problems(table: str, frame: pd.DataFrame, file: str) -> list[Problem]:
+    schema, rules = _pandera_schema(table)
+    try:
+        schema.validate(frame, lazy=True)
+    except SchemaErrors as errors:
+        return _problems_from_failures(table, frame, file, errors.failure_cases, rules)
+    return []
+
+
+def _pandera_schema(table: str) -> tuple[pa.DataFrameSchema, dict[str, _Rule]]:
+    """A pandera schema for ``table`` and, by check name, how to report each of its checks.
+
+    Columns are checked as given (dtype=None): each typed column has a check that its values
+    convert, so a bad value is reported once, by row, rather than as a column of the wrong dtype.
+    """
+    spec = TABLES[table]
+    key = spec.get("key", [])
+    columns, rules = {}, {}
+    for name, column in spec["columns"].items():
+        checks = []
+        for check_name, check, rule in _column_checks(name, column):
+            checks.append(pa.Check(check, name=check_name))
+            rules[check_name] = rule
+        columns[name] = pa.Column(
+            checks=checks,
+            required=True,  # every column must be present; `required` in the schema means non-null
+            nullable=not column.get("required"),
+            unique=key == [name],
+        )
+    unique = key if len(key) > 1 else None
+    return pa.DataFrameSchema(columns, unique=unique, strict=False, coerce=False), rules
+
+
+def _column_checks(name: str, column: dict) -> Iterator[tuple[str, Callable, _Rule]]:
+    """(check name, vectorised check, rule) for one column's type, bounds and code list."""
+    kind = column["type"]
+    if kind != "string":
+        problem, fix = _TYPE_WORDS[kind]
+        fix += "." if column.get("required") else ", or leave the cell empty."
+        yield (f"{name}:type", lambda s: ~convert(s, kind)[1], _Rule(problem, fix))
+    if "min" in column:
+        low = column["min"]
+        yield (f"{name}:min", _bound(kind, lambda v: v >= low),
+               _Rule(f"a value below the minimum of {low}", f"Use values of {low} or more."))
+    if "max" in column:
+        high = column["max"]
+        yield (f"{name}:max", _bound(kind, lambda v: v <= high),
+               _Rule(f"a value above the maximum of {high}", f"Use values of {high} or less."))
+    if "codes" in column:
+        list_name = column["codes"]
+        allowed = [str(code) for code in code_lists()[list_name]]
+        yield (f"{name}:codes", lambda s: s.isin(allowed),
+               _Rule(f"a code that is not in the {list_name} code list",
+                     f"Use one of {', '.join(allowed)} (code_lists.yaml: {list_name}), or leave it empty."
+                     if not column.get("required") else
+                     f"Use one of {', '.join(allowed)} (code_lists.yaml: {list_name})."))
+
+
+_TYPE_WORDS = {
+    "date": ("a value that is not a date", "Write dates as YYYY-MM-DD, such as 2020-09-01"),
+    "integer": ("a value that is not a whole number", "Use whole numbers such as 12"),
+    "number": ("a value that is not a number", "Use numbers such as 12 or 12.5"),
+}
+
+
+def _bound(kind: str, within: Callable[[pd.Series], pd.Series]) -> Callable[[pd.Series], pd.Series]:
+    """A bounds check on the converted values; values that do not convert are left to the type check."""
+    def check(values: pd.Series) -> pd.Series:
+        converted, _failed = convert(values, kind)
+        return within(converted).fillna(True).astype(bool) | converted.isna()
+    return check
+
+
+_STANDARD_RULES = {
+    "not_nullable": lambda column: _Rule(
+        "no value", f"{column} is required: fill it in on every row."),
+    "field_uniqueness": lambda column: _Rule(
+        f"{_a(column)} {column} that is on more than one row",
+        f"Each {column} must appear once: remove or renumber the repeats."),
+    "multiple_fields_uniqueness": lambda column: _Rule(
+        "a key that is on more than one row", "Each key must appear once: remove or renumber the repeats."),
+}
+
+
+def _problems_from_failures(table: str, frame: pd.DataFrame, file: str, failures: pd.DataFrame,
+                            rules: dict[str, _Rule]) -> list[Problem]:
+    problems = []
+    missing = failures[failures["check"] == "column_in_dataframe"]
+    for column in missing["failure_case"]:
+        problems.append(_missing_column_problem(file, column, table, frame.columns))
+    failures = failures[failures["check"] != "column_in_dataframe"]
+    order = {name: i for i, name in enumerate(TABLES[table]["columns"])}
+    groups = failures.groupby(["column", "check"], sort=False, dropna=False)
+    for (column, check), cases in sorted(groups, key=lambda g: _failure_order(g[0], order)):
+        column = None if pd.isna(column) else column
+        rule = _rule_for(check, column, rules)
+        if check == "field_uniqueness":
+            cases = cases[cases["failure_case"].notna()]  # empty keys are reported as missing values
+        rows = sorted({int(i) for i in cases["index"].dropna()})
+        if rows:
+            examples = _examples(table, frame, rows, lambda i: _show_present(frame, i, column), column)
+            problems.append(Problem(file, column, rule.problem, rule.fix, len(rows), examples))
+        elif len(cases):  # a check that failed as a whole rather than row by row
+            detail = cases["failure_case"].iloc[0]
+            problems.append(Problem(file, column, f"{rule.problem} ({detail})", rule.fix))
+    return problems
+
+
+_CHECK_ORDER = ("type", "min", "max", "codes", "not_nullable", "field_uniqueness")
+
+
+def _failure_order(group: tuple, column_order: dict[str, int]) -> tuple[int, int]:
+    """Report a table's failures in schema column order, then type, bounds, codes, nulls, repeats."""
+    column, check = group
+    kind = str(check).rsplit(":", 1)[-1]
+    rank = _CHECK_ORDER.index(kind) if kind in _CHECK_ORDER else len(_CHECK_ORDER)
+    return column_order.get(column, len(column_order)), rank
+
+
+def _rule_for(check: str, column: str | None, rules: dict[str, _Rule]) -> _Rule:
+    if check in rules:
+        return rules[check]
+    if check in _STANDARD_RULES:
+        return _STANDARD_RULES[check](column)
+    return _Rule(f"a value that failed the check {check}", "Correct these values.")
+
+
+def _missing_column_problem(file: str, column: str, table: str, present: Iterable[str]) -> Problem:
+    unknown = [str(c) for c in present if c not in TABLES[table]["columns"]]
+    close = difflib.get_close_matches(column.lower(), [c.lower() for c in unknown], n=1, cutoff=0.8)
+    originals = {c.lower(): c for c in unknown}
+    hint = f" (the file has a column {originals[close[0]]!r}: rename it if that is the one)" if close else ""
+    return Problem(file, column, f"this column is missing{hint}",
+                   f"Add a column named exactly {column}.")
+
+
+# --- checks across columns and tables -------------------------------------------------------
+
+def _date_order_problems(table: str, frame: pd.DataFrame, file: str) -> list[Problem]:
+    problems = []
+    for earlier, later in TABLES[table].get("date_order", []):
+        if earlier not in frame or later not in frame:
+            continue
+        start, _ = convert(frame[earlier], "date")
+        end, _ = convert(frame[later], "date")
+        wrong = (end < start).fillna(False)
+        rows = list(frame.index[wrong])
+        if not rows:
+            continue
+        describe = lambda i: f"{_day(end[i])} < {_day(start[i])}"  # noqa: E731
+        problems.append(Problem(
+            file, later, f"{later} before {earlier}",
+            f"{later} must be on or after {earlier}: correct whichever date is wrong.",
+            len(rows), _examples(table, frame, rows, describe, later),
+        ))
+    return problems
+
+
+def _reference_problems(table: str, frame: pd.DataFrame, tables: Mapping[str, pd.DataFrame],
+                        files: Mapping[str, str]) -> list[Problem]:
+    problems = []
+    for column, spec in TABLES[table]["columns"].items():
+        target = spec.get("references")
+        if not target or column not in frame:
+            continue
+        target_table, target_column = target.split(".")
+        parent = tables.get(target_table)
+        if parent is None or target_column not in parent:
+            continue  # the missing table or column is reported on its own
+        values = _as_text(frame[column])
+        unknown = values.notna() & ~_is_in(values, _as_text(parent[target_column]).dropna())
+        rows = list(frame.index[unknown])
+        if not rows:
+            continue
+        problems.append(Problem(
+            files[table], column,
+            f"{_a(column)} {column} not found in column {target_column} of {files[target_table]}",
+            f"Add rows for these values to {target_table}, or correct the {column} values.",
+            len(rows), _examples(table, frame, rows, lambda i: _show(values[i]), column),
+        ))
+    return problems
+
+
+def _is_in(values: pd.Series, allowed: pd.Series) -> pd.Series:
+    # pandas' isin on str columns converts every allowed value one by one; object columns hash
+    return values.astype(object).isin(allowed.astype(object))
+
+
+# --- describing rows ------------------------------------------------------------------------
+
+def _examples(table: str, frame: pd.DataFrame, rows: list[int], describe: Callable[[int], str],
+              column: str | None) -> tuple[str, ...]:
+    """'row 4, PathwayID P0004: <what is wrong>' for the first few rows (row numbers count from 1).
+
+    The row's key identifies it unless the key is the column at fault, whose value is shown anyway.
+    """
+    key = [name for name in TABLES[table].get("key", []) if name in frame and name != column]
+    shown = []
+    for i in rows[:MAX_EXAMPLES]:
+        label = f"row {i + 1}"
+        key_values = ", ".join(f"{name} {_plain(frame.at[i, name])}" for name in key)
+        if key_values:
+            label += f", {key_values}"
+        detail = describe(i)
+        shown.append(f"{label}: {detail}" if detail else label)
+    return tuple(shown)
+
+
+def _show_present(frame: pd.DataFrame, row: int, column: str | None) -> str:
+    """The value at fault, or nothing when it is missing (the problem then says so)."""
+    if column not in frame or _is_missing(frame.at[row, column]):
+        return ""
+    return _show(frame.at[row, column])
+
+
+def _a(word: str) -> str:
+    return "an" if word[:1].upper() in "AEIO" else "a"
+
+
+def _show(value) -> str:
+    """A value as it would appear in the file: text quoted, missing as 'empty'."""
+    if _is_missing(value):
+        return "empty"
+    if isinstance(value, pd.Timestamp):
+        return _day(value)
+    return repr(value) if isinstance(value, str) else str(value)
+
+
+def _plain(value) -> str:
+    return "(empty)" if _is_missing(value) else str(value)
+
+
+def _day(value) -> str:
+    return pd.Timestamp(value).strftime("%Y-%m-%d")
+
+
+def _is_missing(value) -> bool:
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
+
+
+# --- handing over to Ibis -------------------------------------------------------------------
+
+def connect(tables: Mapping[str, pd.DataFrame], con: ibis.BaseBackend | None = None) -> dict[str, ibis.Table]:
+    """The frames as tables of an Ibis backend: ``con``, or a new in-memory DuckDB when None.
+
+    Each frame is copied into the backend under its table name, replacing any table of that name.
+    """
+    con = ibis.duckdb.connect() if con is None else con
+    return {name: con.create_table(name, frame, overwrite=True) for name, frame in tables.items()}
+
+
+#: Same as :func:`connect`.
+to_ibis = connect
