@@ -24,6 +24,13 @@ class Period:
     @classmethod
     def parse(cls, text: str) -> "Period":
         text = str(text).strip()
+        # "FY2011-12" or "2011/12" is always a financial year ("2011-12" alone is December 2011)
+        explicit_year = re.fullmatch(r"(?:FY\s?(\d{4})[-/]|(\d{4})/)(\d{2})", text, flags=re.IGNORECASE)
+        if explicit_year:
+            year = int(explicit_year.group(1) or explicit_year.group(2))
+            if (year + 1) % 100 == int(explicit_year.group(3)):
+                label = f"{year}-{explicit_year.group(3)}"
+                return cls(label, "year", date(year, 4, 1), date(year + 1, 3, 31))
         month = re.fullmatch(r"(\d{4})-(\d{2})", text)
         if month:
             year, mon = int(month.group(1)), int(month.group(2))
@@ -35,7 +42,7 @@ class Period:
                 return cls(text, "year", date(year, 4, 1), date(year + 1, 3, 31))
         raise PeriodError(
             f"period {text!r} is not a month (YYYY-MM, e.g. 2020-09) or a financial year "
-            f"(YYYY-YY, e.g. 2020-21)"
+            f"(YYYY-YY, e.g. 2020-21; write FY2011-12 where a year could be read as a month)"
         )
 
     @property

@@ -1,0 +1,88 @@
+"""The command line end to end: the measures job on a small dataset, bad input, reproducibility."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from iapt_report.cli import main
+from iapt_report.disclosure import is_publishable_cell
+
+from fixtures_dataset import tiny_dataset, write_dataset
+
+
+@pytest.fixture
+def data_dir(tmp_path):
+    folder = tmp_path / "data"
+    write_dataset(tiny_dataset(), folder, "csv")
+    return folder
+
+
+def test_help_names_the_commands(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--help"])
+    assert exit_info.value.code == 0
+    text = capsys.readouterr().out
+    assert "synthesize" in text and "measures" in text
+
+
+def test_measures_writes_a_complete_folder(data_dir, tmp_path):
+    out = tmp_path / "out"
+    assert main(["measures", "--period", "2020-09", "--data", str(data_dir), "--out", str(out)]) == 0
+    assert sorted(p.name for p in out.iterdir()) == [
+        "manifest.json", "measures.csv", "measures_unrounded.parquet", "metadata.csv"
+    ]
+    published = pd.read_csv(out / "measures.csv", dtype=str, keep_default_na=False)
+    assert list(published.columns) == [
+        "REPORTING_PERIOD_START", "REPORTING_PERIOD_END", "GROUP_TYPE", "ORG_CODE1", "ORG_NAME1",
+        "ORG_CODE2", "ORG_NAME2", "MEASURE_ID", "MEASURE_NAME", "MEASURE_VALUE_SUPPRESSED",
+    ]
+    assert set(published.GROUP_TYPE) == {"England", "CommissioningRegion", "ICB", "SubICB", "Provider"}
+    metadata = pd.read_csv(out / "metadata.csv")
+    assert set(published.MEASURE_ID) == set(metadata.MEASURE_ID)
+    # every cell below England obeys disclosure control
+    statistics = dict(zip(metadata.MEASURE_ID, metadata.STATISTIC))
+    for row in published.itertuples():
+        assert is_publishable_cell(row.GROUP_TYPE, statistics[row.MEASURE_ID], row.MEASURE_VALUE_SUPPRESSED), row
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["parameters"]["period"] == "2020-09"
+    assert set(manifest["inputs"]) == {p.name for p in data_dir.iterdir()}
+    assert manifest["outputs"]["measures.csv"]
+    assert manifest["versions"]["ibis-framework"]
+
+
+def test_same_inputs_give_byte_identical_csvs(data_dir, tmp_path):
+    for run in ("a", "b"):
+        assert main(["measures", "--period", "2020-21", "--data", str(data_dir), "--out", str(tmp_path / run)]) == 0
+    for name in ("measures.csv", "metadata.csv"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+    annual = pd.read_csv(tmp_path / "a" / "measures.csv", dtype=str)
+    assert {"VARIABLE_TYPE", "VARIABLE_A", "VARIABLE_B"} <= set(annual.columns)  # annual breakdowns
+
+
+def test_several_periods_write_one_folder_each(data_dir, tmp_path):
+    out = tmp_path / "out"
+    args = ["measures", "--period", "2020-09", "--period", "2020-10", "--data", str(data_dir), "--out", str(out)]
+    assert main(args) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["2020-09", "2020-10"]
+
+
+def test_bad_input_exits_non_zero_and_writes_nothing(data_dir, tmp_path, capsys):
+    referrals = pd.read_csv(data_dir / "IDS101Referral.csv", dtype=str)
+    referrals.loc[0, "ServDischDate"] = "1999-01-01"  # before the referral date
+    referrals.to_csv(data_dir / "IDS101Referral.csv", index=False)
+    out = tmp_path / "out"
+    code = main(["measures", "--period", "2020-09", "--data", str(data_dir), "--out", str(out)])
+    assert code != 0
+    message = capsys.readouterr().err
+    assert "IDS101Referral.csv" in message and "ServDischDate" in message
+    assert not out.exists()
+    assert not any(p.name.startswith(".") for p in tmp_path.iterdir())  # no staging folder left
+
+
+def test_bad_period_is_a_clear_error(data_dir, tmp_path, capsys):
+    code = main(["measures", "--period", "2020-13", "--data", str(data_dir), "--out", str(tmp_path / "out")])
+    assert code == 2
+    assert "2020-13" in capsys.readouterr().err
