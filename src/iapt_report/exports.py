@@ -51,6 +51,7 @@ def staged_folder(final: Path):
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+    staging.chmod(0o755)  # mkdtemp makes the folder owner-only; outputs are for sharing
     backup = None
     if final.exists():
         backup = final.with_name(f".{final.name}.old-{os.getpid()}")

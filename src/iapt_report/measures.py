@@ -128,6 +128,11 @@ class MeasureEngine:
 
     # --- one breakdown (or the totals) at every level --------------------------------------
     def _compute_breakdown(self, period, levels, variable_type, grouping) -> pd.DataFrame:
+        """Every level from one aggregation per unit at the finest grain (sub-ICB x provider).
+
+        Counts, sums, maxima and minima roll up exactly; a mean rolls up as sum / count. A
+        median does not, so medians get their own (small) query per level.
+        """
         measures = [m for m in self.registry if variable_type is None or m.breakdowns]
         direct = [m for m in measures if m.statistic != "percentage"]
         units = {
@@ -135,19 +140,29 @@ class MeasureEngine:
             "appointment": self.appointments,
             "internet_log": self.internet_logs,
         }
+        fine_keys = list(GEOGRAPHY_COLUMNS) + (["VARIABLE_A", "VARIABLE_B"] if grouping else [])
+        fine, medians = [], []
+        for unit, table in units.items():
+            unit_measures = [m for m in direct if m.unit == unit]
+            if not unit_measures:
+                continue
+            table = _in_period_rows(table, unit_measures, period)
+            if grouping:
+                table = _with_variable_columns(table, variable_type, grouping)
+            decomposable = [m for m in unit_measures if m.statistic != "median"]
+            fine.append(_aggregate_parts(table, fine_keys, decomposable, period))
+            medians.append((table, [m for m in unit_measures if m.statistic == "median"]))
+
         frames = []
         for level_name in levels:
             level = LEVELS[level_name]
+            keys = list(level.keys) + (["VARIABLE_A", "VARIABLE_B"] if grouping else [])
             wide = None
-            for unit, table in units.items():
-                unit_measures = [m for m in direct if m.unit == unit]
-                if not unit_measures:
-                    continue
-                keys = list(level.keys)
-                if grouping:
-                    table = _with_variable_columns(table, variable_type, grouping)
-                    keys += ["VARIABLE_A", "VARIABLE_B"]
-                result = _aggregate(table, keys, unit_measures, period)
+            for (table, median_measures), parts in zip(medians, fine):
+                unit_measures = [m for m in direct if m.unit == _unit_of(parts)]
+                result = _roll_up(parts, keys, [m for m in unit_measures if m.statistic != "median"])
+                if median_measures:
+                    result = _merge_wide(result, _aggregate(table, keys, median_measures, period), keys)
                 wide = result if wide is None else _merge_wide(wide, result, keys)
             frames.append(_to_long(wide, level, variable_type, measures))
         return pd.concat(frames, ignore_index=True)
@@ -251,6 +266,65 @@ def _aggregate(table: ibis.Table, keys: list[str], measures: list[Measure], peri
             metrics[m.id] = getattr(value, m.statistic)(where=selected)
     grouped = table.group_by(keys).aggregate(**metrics) if keys else table.aggregate(**metrics)
     return grouped.execute()
+
+
+def _in_period_rows(table: ibis.Table, measures: list[Measure], period: Period) -> ibis.Table:
+    """Only the rows with at least one of the measures' event dates in the period."""
+    events = sorted({m.cohort.event for m in measures})
+    any_event = ibis.literal(False)
+    for event in events:
+        any_event = any_event | table[event].between(ibis.literal(period.start), ibis.literal(period.end)).fill_null(False)
+    return table.filter(any_event)
+
+
+def _aggregate_parts(table: ibis.Table, keys: list[str], measures: list[Measure], period: Period) -> pd.DataFrame:
+    """Additive parts at the finest grain: counts, sums, max, min, and sum + count for means."""
+    metrics = {}
+    for m in measures:
+        selected = in_cohort(table, m, period)
+        if m.statistic == "count":
+            metrics[m.id] = selected.cast("int64").sum()
+            continue
+        value = table[m.value].cast("float64")
+        if m.statistic in ("sum", "max", "min"):
+            metrics[m.id] = getattr(value, m.statistic)(where=selected)
+        elif m.statistic == "mean":
+            metrics[f"{m.id}__sum"] = value.sum(where=selected)
+            metrics[f"{m.id}__n"] = value.count(where=selected)
+    result = table.group_by(keys).aggregate(**metrics).execute()
+    result.attrs["unit"] = measures[0].unit
+    return result
+
+
+def _unit_of(parts: pd.DataFrame) -> str:
+    return parts.attrs["unit"]
+
+
+def _roll_up(parts: pd.DataFrame, keys: list[str], measures: list[Measure]) -> pd.DataFrame:
+    """The finest-grain parts added up to one geography level (all of England when no keys)."""
+    how = {}
+    for m in measures:
+        if m.statistic in ("count", "sum"):
+            how[m.id] = "sum"
+        elif m.statistic in ("max", "min"):
+            how[m.id] = m.statistic
+        elif m.statistic == "mean":
+            how[f"{m.id}__sum"] = "sum"
+            how[f"{m.id}__n"] = "sum"
+    if keys:
+        rolled = parts.groupby(keys, dropna=False, sort=True).agg(how).reset_index()
+    else:
+        rolled = parts.agg(how).to_frame().T.reset_index(drop=True)
+        if parts.empty:
+            rolled = pd.DataFrame({column: [0.0 if agg == "sum" else np.nan] for column, agg in how.items()})
+    for m in measures:
+        if m.statistic == "sum":
+            # a sum over no rows is missing in SQL; zero referrals means a sum of zero
+            rolled[m.id] = rolled[m.id].fillna(0)
+        if m.statistic == "mean":
+            total, n = rolled.pop(f"{m.id}__sum"), rolled.pop(f"{m.id}__n")
+            rolled[m.id] = np.where(n > 0, total / n.where(n > 0, 1), np.nan)
+    return rolled
 
 
 def _merge_wide(left: pd.DataFrame, right: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
