@@ -420,3 +420,10 @@ def test_published_annual_rates_are_suppressed_exactly_when_their_count_is():
     assert ((both["value_count"] == "*") == (both["value_rate"] == "*")).all()
     shown = pd.to_numeric(count["value"], errors="coerce").dropna()
     assert (shown % 5 == 0).all() and (shown >= 5).all()
+
+
+def test_numpy_floats_round_like_python_floats():
+    import numpy as np
+
+    assert str(round_half_up(np.float64(52.5))) == "53"
+    assert publish_cell(np.float64(51.72), "percentage", national=False, base_count=np.float64(375)) == "52"

@@ -16,6 +16,10 @@ NHS Talking Therapies (IAPT) official statistics from record-level data.
   iapt-report synthesize --start 2019-09-01 --end 2021-03-31 --scale 0.05 --out _data/synthetic
       writes a synthetic record-level dataset (fictional, calibrated to national figures)
 
+  iapt-report build --kind monthly --period 2020-09 [--org CODE ...] [--config FILE]
+      builds reports (HTML, PDF, measures.csv, metadata.csv, manifest.json) into
+      _output/<kind>/<period>/<org>/, one per period and organisation, and _output/index.html
+
   iapt-report measures --period 2020-09 --data _data/synthetic --out _output/measures/2020-09
       computes NHS Digital's measures (M001 ...) for England, regions, ICBs, sub-ICBs and
       providers and writes measures.csv (disclosure control applied), metadata.csv,
@@ -39,10 +43,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"iapt-report: error: {error}", file=sys.stderr)
         return 2
     except Exception as error:  # a DatasetError or PeriodError carries its own full message
+        from .build import BuildError
         from .dataset import DatasetError
         from .periods import PeriodError
 
-        if isinstance(error, (DatasetError, PeriodError)):
+        if isinstance(error, (DatasetError, PeriodError, BuildError)):
             print(f"iapt-report: error: {error}", file=sys.stderr)
             return 2
         raise
@@ -85,6 +90,25 @@ def _parser() -> argparse.ArgumentParser:
                           help="geography levels to compute (default: all); repeat for several")
     measures.add_argument("--no-breakdowns", action="store_true", help="skip the annual breakdowns for financial years")
     measures.set_defaults(run=_measures)
+
+    build = commands.add_parser(
+        "build",
+        help="build monthly or annual reports (a batch of periods and organisations)",
+        description="Build reports: measures, the section notebooks (papermill) and the rendered HTML and PDF "
+        "(Quarto when on PATH, otherwise pandoc + Typst). Several --period and --org values build a batch; a "
+        "failing report does not stop the others, and failures are listed at the end (exit status 1). Settings "
+        "come from --config (TOML: kind, periods, orgs, data, output, trend_months, renderer); options given "
+        "here override it.",
+    )
+    build.add_argument("--config", type=Path, help="TOML file with the run's settings")
+    build.add_argument("--kind", choices=["monthly", "annual"], help="report kind (default monthly)")
+    build.add_argument("--period", action="append", help="YYYY-MM for monthly, YYYY-YY for annual; repeat for several")
+    build.add_argument("--org", action="append",
+                       help="England (default) or an organisation code: region, ICB, sub-ICB or provider; repeat")
+    build.add_argument("--data", type=Path, help="record-level dataset folder (default _data/synthetic)")
+    build.add_argument("--output", type=Path, help="output folder (default _output)")
+    build.add_argument("--renderer", choices=["auto", "quarto", "fallback"], help="renderer (default auto)")
+    build.set_defaults(run=_build)
     return parser
 
 
@@ -109,10 +133,22 @@ def _synthesize(args) -> int:
         progress.update()
         progress.set_postfix_str("writing")
         write_dataset(tables, args.out, fmt=args.format)
+        _mark_synthetic(args)
         progress.update()
     referrals = len(tables["IDS101Referral"])
     print(f"wrote {referrals:,} synthetic referrals to {args.out} in {time.perf_counter() - started:.1f}s")
     return 0
+
+
+def _mark_synthetic(args) -> None:
+    """Leave a marker that reports built from this folder must be labelled synthetic."""
+    import json
+
+    from .dataset import SYNTHETIC_MARKER
+
+    marker = {"synthetic": True, "start": args.start.isoformat(), "end": args.end.isoformat(),
+              "scale": args.scale, "seed": args.seed}
+    (args.out / SYNTHETIC_MARKER).write_text(json.dumps(marker, indent=2, sort_keys=True) + "\n")
 
 
 def _measures(args) -> int:
@@ -132,6 +168,34 @@ def _measures(args) -> int:
     )
     for period, folder in outputs.items():
         print(f"{period}: wrote {folder}")
+    return 0
+
+
+def _build(args) -> int:
+    from .build import BuildConfig, build_reports
+
+    config = BuildConfig.from_file(args.config) if args.config else BuildConfig()
+    for option, attribute in (("kind", "kind"), ("period", "periods"), ("org", "orgs"), ("data", "data"),
+                              ("output", "output"), ("renderer", "renderer")):
+        value = getattr(args, option)
+        if value is not None:
+            setattr(config, attribute, value)
+    if args.kind and not args.period and not args.config:
+        config.periods = ["2020-09"] if args.kind == "monthly" else ["2020-21"]
+    if not Path(config.data).is_dir():
+        raise UserError(f"data folder {config.data} not found: run `make report` (which writes the synthetic "
+                        f"default there) or pass --data")
+    results = build_reports(config)
+    failures = [r for r in results if r.error]
+    for r in results:
+        if not r.error:
+            print(f"built {r.kind} {r.period} {r.org} -> {r.folder} (rendered with {r.renderer})")
+    print(f"index: {Path(config.output) / 'index.html'}")
+    if failures:
+        print(f"\n{len(failures)} of {len(results)} reports failed:", file=sys.stderr)
+        for r in failures:
+            print(f"  - {r.kind} {r.period} {r.org}: {r.error}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -626,3 +626,8 @@ def connect(tables: Mapping[str, pd.DataFrame], con: ibis.BaseBackend | None = N
 
 #: Same as :func:`connect`.
 to_ibis = connect
+
+
+#: A file the synthetic generator's command leaves in a dataset folder: reports built from a
+#: folder holding it say on every page that the data are synthetic.
+SYNTHETIC_MARKER = "_synthetic.json"

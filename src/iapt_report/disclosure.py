@@ -105,7 +105,7 @@ def round_half_up(value: Real | Decimal | str, places: int = 0) -> Decimal:
     if isinstance(value, float):
         if not math.isfinite(value):
             raise ValueError(f"cannot round {value!r}")
-        exact = Decimal(repr(value)).quantize(
+        exact = Decimal(repr(float(value))).quantize(  # float(): numpy 2 reprs as np.float64(...)
             Decimal(1).scaleb(-_FLOAT_NOISE_PLACES), rounding=ROUND_HALF_EVEN, context=_CONTEXT
         )
     elif isinstance(value, Integral):

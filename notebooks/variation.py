@@ -1,0 +1,88 @@
+# ---
+# jupyter:
+#   jupytext:
+#     cell_metadata_filter: tags,-all
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Variation by area and provider
+#
+# Recovery rates compared across commissioning regions, ICBs and providers, with a funnel
+# plot of provider recovery rates against the national rate. Run only through papermill.
+
+# %% tags=["parameters"]
+kind = "monthly"
+period = "2020-09"
+org = "England"
+measures_path = "measures_unrounded.parquet"
+build_dir = "."
+
+# %%
+from iapt_report import charts, sections
+from iapt_report.report_data import ReportData
+from iapt_report.section_output import SectionOutput
+
+data = ReportData.open(measures_path, period, org)
+out = SectionOutput(build_dir, "variation")
+when = sections.period_name(data)
+national = ReportData(data.measures, data.period, "England")
+
+# %%
+regions = sections.recovery_by_organisation(data, "CommissioningRegion")
+out.variable("regions_sentence", sections.spread_sentence(regions, "commissioning regions"))
+out.table("recovery_by_region", regions[["name", "Finished a course", "Recovery rate"]].rename(
+    columns={"name": "Commissioning region"}))
+icbs = sections.recovery_by_organisation(data, "ICB")
+out.variable("icbs_sentence", sections.spread_sentence(icbs, "ICBs"))
+regions
+
+# %%
+providers = sections.recovery_by_organisation(data, "Provider")
+plotted = providers[(providers.denominator >= 5) & providers.recovery_rate.notna()].copy()  # as published
+national_rate = national.value("M192")
+if len(plotted) >= 3:
+    flagged = charts.outside_limits(plotted, numerator="recovered", denominator="denominator", label="name",
+                                    national_rate=national_rate)
+    above = flagged[flagged["above_998"]]
+    below = flagged[flagged["below_998"]]
+    if len(above) + len(below) == 0:
+        title = (f"No provider's recovery rate was outside the 99.8% limits around the national rate of "
+                 f"{national.text('M192')}")
+    else:
+        title = (f"{len(above)} {'provider was' if len(above) == 1 else 'providers were'} above and {len(below)} "
+                 f"below the 99.8% limits around the national recovery rate of {national.text('M192')}")
+    figure = charts.funnel_plot(plotted, numerator="recovered", denominator="denominator", label="name",
+                                national_rate=national_rate, title=title)
+    out.variable("funnel_sentence",
+                 f"The funnel plot compares each provider's recovery rate in {when} with the national rate; "
+                 f"providers outside the 99.8% control limits differ by more than chance would explain.")
+    chart_data = plotted[["code", "name", "Finished a course", "Recovery rate"]]
+    out.chart(charts.save_chart(
+        figure, "provider_funnel", title=title,
+        alt_text=f"Funnel plot of {len(plotted)} providers' recovery rates against the number of referrals in the "
+                 f"recovery rate's denominator, with 95% and 99.8% control limits around the national rate of "
+                 f"{national.text('M192')}. {title}.",
+        data=chart_data, out_dir=build_dir))
+    outliers = flagged[flagged["above_998"] | flagged["below_998"]]
+    if len(outliers):
+        table = plotted.loc[outliers.index, ["name", "Finished a course", "Recovery rate"]].copy()
+        table["Compared with national rate"] = ["above" if a else "below" for a in outliers["above_998"]]
+        out.table("provider_outliers", table.rename(columns={"name": "Provider"}))
+    else:
+        out.note("provider_outliers", "No provider was outside the 99.8% control limits.")
+else:
+    out.variable("funnel_sentence", "Too few providers had enough referrals to compare in a funnel plot.")
+    out.note("provider_funnel", "", folder="figures")
+    out.note("provider_outliers", "")
+
+# %%
+out.save()

@@ -1,0 +1,305 @@
+"""Building reports: measures, section notebooks (papermill), rendering, in a batch.
+
+One report is one (kind, period, organisation). Each is built in a staging folder and moved to
+``<output>/<kind>/<period>/<org>/`` only when complete; a failing report does not stop the
+batch, and every failure is listed at the end. ``<output>/index.html`` lists every report built.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import shutil
+import time
+import tomllib
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+import papermill
+from tqdm import tqdm
+
+from .dataset import SYNTHETIC_MARKER, connect, load_dataset
+from .disclosure import apply_disclosure, disclosure_rule_text
+from .exports import input_hashes, publication_table, staged_folder, write_csv, write_manifest
+from .measures import MeasureEngine
+from .periods import Period
+from .registry import measure_metadata
+from .render import render_report
+from .report_data import ENGLAND, ReportData, ReportDataError
+from .section_output import merge_variables
+
+REPOSITORY = Path(__file__).resolve().parents[2]
+SECTIONS = {
+    "monthly": ["key_facts", "activity_waiting", "outcomes", "variation"],
+    "annual": ["key_facts", "activity_waiting", "demographics", "ethnicity", "outcomes", "variation"],
+}
+
+
+
+class BuildError(RuntimeError):
+    """A report could not be built; the message names the step (and notebook) that failed."""
+
+
+@dataclass
+class BuildConfig:
+    """Everything a run needs; read from a TOML file, overridden by the command line."""
+
+    kind: str = "monthly"
+    periods: list[str] = field(default_factory=lambda: ["2020-09"])
+    orgs: list[str] = field(default_factory=lambda: [ENGLAND])
+    data: Path = Path("_data/synthetic")
+    output: Path = Path("_output")
+    trend_months: int = 13
+    renderer: str = "auto"
+    notebooks: Path = REPOSITORY / "notebooks"
+    report_sources: Path = REPOSITORY / "report"
+
+    @classmethod
+    def from_file(cls, path: Path) -> "BuildConfig":
+        try:
+            values = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError) as error:
+            raise BuildError(f"cannot read config {path}: {error}") from None
+        known = set(cls.__dataclass_fields__)
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise BuildError(f"config {path}: unknown setting(s) {unknown}; known: {sorted(known)}")
+        for key in ("data", "output", "notebooks", "report_sources"):
+            if key in values:
+                values[key] = Path(values[key])
+        return cls(**values)
+
+    def check(self) -> None:
+        if self.kind not in SECTIONS:
+            raise BuildError(f"--kind must be one of {sorted(SECTIONS)}, not {self.kind!r}")
+        for label in self.periods:
+            period = Period.parse(label)
+            wanted = "month" if self.kind == "monthly" else "year"
+            if period.kind != wanted:
+                raise BuildError(f"a {self.kind} report needs a {'month (YYYY-MM)' if wanted == 'month' else 'financial year (YYYY-YY)'}, not {label!r}")
+
+
+@dataclass
+class BuiltReport:
+    kind: str
+    period: str
+    org: str
+    folder: Path | None = None
+    error: str | None = None
+    renderer: str | None = None
+    seconds: dict = field(default_factory=dict)
+
+
+def build_reports(config: BuildConfig) -> list[BuiltReport]:
+    """Build every (period, organisation) report of the config; never raises for one report."""
+    config.check()
+    data_dir = Path(config.data)
+    synthetic = (data_dir / SYNTHETIC_MARKER).exists()
+    started = time.perf_counter()
+    tables = load_dataset(data_dir)
+    engine = MeasureEngine(connect(tables))
+    hashes = input_hashes(data_dir)
+    load_seconds = round(time.perf_counter() - started, 3)
+
+    results: list[BuiltReport] = []
+    jobs = [(p, o) for p in config.periods for o in config.orgs]
+    with tqdm(total=len(jobs), desc=f"{config.kind} reports", unit="report", disable=None) as progress:
+        for period_label in config.periods:
+            period = Period.parse(period_label)
+            started = time.perf_counter()
+            measures = _measures_for(engine, period, config)
+            measure_seconds = round(time.perf_counter() - started, 3)
+            for org in config.orgs:
+                progress.set_postfix_str(f"{period_label} {org}")
+                report = BuiltReport(config.kind, period_label, org)
+                report.seconds = {"load_and_derive": load_seconds, "measures": measure_seconds}
+                try:
+                    _build_one(report, measures, period, config, synthetic, hashes)
+                except Exception as error:  # isolate the failure, keep building the batch
+                    report.error = _describe(error)
+                results.append(report)
+                progress.update()
+    write_index(config.output)
+    return results
+
+
+def _measures_for(engine: MeasureEngine, period: Period, config: BuildConfig) -> pd.DataFrame:
+    """The report period (every level, breakdowns for a year) and, for months, the trend months."""
+    frames = [engine.compute(period)]
+    if period.kind == "month" and config.trend_months > 1:
+        months = _previous_months(period, config.trend_months - 1)
+        for month in months:
+            frames.append(engine.compute(month, breakdowns=False))
+    return pd.concat(frames, ignore_index=True)
+
+
+def _previous_months(period: Period, count: int) -> list[Period]:
+    out, year, month = [], period.start.year, period.start.month
+    for _ in range(count):
+        year, month = (year - 1, 12) if month == 1 else (year, month - 1)
+        out.append(Period.parse(f"{year:04d}-{month:02d}"))
+    return out
+
+
+def _build_one(report: BuiltReport, measures: pd.DataFrame, period: Period, config: BuildConfig,
+               synthetic: bool, hashes: dict[str, str]) -> None:
+    data = ReportData(measures, period, report.org)
+    org_rows = data.rows()  # fails early, with a clear message, for an unknown organisation
+    final = Path(config.output) / config.kind / period.label / report.org
+    with staged_folder(final) as staging:
+        started = time.perf_counter()
+        measures_path = staging / "data" / "measures_unrounded.parquet"
+        measures_path.parent.mkdir()
+        _report_measures(measures, data).to_parquet(measures_path, index=False)
+        published = measures[(measures.REPORTING_PERIOD_START == period.start.isoformat())
+                             & (measures.REPORTING_PERIOD_END == period.end.isoformat())]
+        if not data.national:
+            published = published.loc[published.index.intersection(_all_rows_of(published, data).index)]
+        write_csv(publication_table(apply_disclosure(published)), staging / "measures.csv")
+        write_csv(measure_metadata(), staging / "metadata.csv")
+        _copy_sources(config, staging)
+        _write_about(staging, synthetic, data, period)
+        report.seconds["prepare"] = round(time.perf_counter() - started, 3)
+
+        started = time.perf_counter()
+        parameters = {"kind": config.kind, "period": period.label, "org": report.org,
+                      "measures_path": str(measures_path), "build_dir": str(staging)}
+        failed_dir = Path(config.output) / "_failed" / config.kind / period.label / report.org
+        for section in SECTIONS[config.kind]:
+            _run_notebook(config.notebooks / f"{section}.ipynb", staging / "notebooks" / f"{section}.ipynb",
+                          parameters, staging, failed_dir)
+        merge_variables(staging)
+        report.seconds["notebooks"] = round(time.perf_counter() - started, 3)
+
+        started = time.perf_counter()
+        rendered = render_report(staging, "report.qmd", synthetic=synthetic, renderer=config.renderer)
+        report.renderer = rendered.renderer
+        report.seconds["render"] = round(time.perf_counter() - started, 3)
+        write_manifest(
+            staging,
+            inputs=hashes,
+            parameters={**{k: v for k, v in parameters.items() if k not in ("measures_path", "build_dir")},
+                        "data": str(config.data), "synthetic": synthetic, "renderer": rendered.renderer,
+                        "rows_for_org": int(len(org_rows))},
+            timings=report.seconds,
+        )
+    report.folder = final
+
+
+def _all_rows_of(table: pd.DataFrame, data: ReportData) -> pd.DataFrame:
+    """Every row of one organisation (all breakdowns) in a measures table."""
+    view = ReportData(table, data.period, data.org)
+    return view._org_rows(table)
+
+
+def _report_measures(measures: pd.DataFrame, data: ReportData) -> pd.DataFrame:
+    """What a report's notebooks see: England, the report's organisation, and every level's
+    Total rows (for variation); for an organisation report nothing of other organisations'
+    breakdowns."""
+    total = measures[measures.VARIABLE_TYPE == "Total"]
+    own = measures if data.national else _all_rows_of(measures, data)
+    england = measures[measures.GROUP_TYPE == ENGLAND]
+    return pd.concat([total, own, england]).drop_duplicates().reset_index(drop=True)
+
+
+def _copy_sources(config: BuildConfig, staging: Path) -> None:
+    sources = Path(config.report_sources)
+    shutil.copy(sources / f"{config.kind}.qmd", staging / "report.qmd")
+    shutil.copytree(sources / "sections", staging / "sections")
+    quarto_project = sources.parent / "_quarto.yml"
+    if quarto_project.exists():
+        shutil.copy(quarto_project, staging / "_quarto.yml")
+
+
+def _write_about(staging: Path, synthetic: bool, data: ReportData, period: Period) -> None:
+    import yaml
+
+    if synthetic:
+        statement = ("**These figures are built from synthetic data.** The records were generated to resemble "
+                     "NHS Talking Therapies activity; organisation names are fictional. They are not official "
+                     "statistics and must not be quoted as such.")
+    else:
+        statement = f"Figures for {data.org_name} from the NHS Talking Therapies dataset."
+    rule = disclosure_rule_text()
+    about = {
+        "data_statement": statement,
+        "disclosure_statement": rule if not data.national else
+        f"National figures are shown unrounded. {rule}",
+        "build_statement": f"Built by iapt-report for the period {period.start:%d %B %Y} to {period.end:%d %B %Y}.",
+    }
+    (staging / "variables").mkdir(exist_ok=True)
+    (staging / "variables" / "about.yml").write_text(yaml.safe_dump({"about": about}, sort_keys=True), encoding="utf-8")
+
+
+def _run_notebook(template: Path, executed: Path, parameters: dict, cwd: Path, failed_dir: Path) -> None:
+    """Execute one section notebook; on failure keep the executed copy in ``failed_dir`` for inspection."""
+    if not template.exists():
+        raise BuildError(f"notebook {template.name} not found in {template.parent}")
+    executed.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        papermill.execute_notebook(
+            str(template), str(executed), parameters=parameters, cwd=str(cwd),
+            progress_bar=False, kernel_name="python3", log_output=False,
+        )
+    except papermill.PapermillExecutionError as error:
+        failed_dir.mkdir(parents=True, exist_ok=True)
+        kept = failed_dir / template.name
+        shutil.copy(executed, kept)
+        raise BuildError(f"notebook {template.name} failed in cell {error.exec_count}: {error.ename}: {error.evalue}"
+                         f" (executed copy kept at {kept})") from error
+
+
+def _describe(error: Exception) -> str:
+    if isinstance(error, (BuildError, ReportDataError)):
+        return str(error)
+    last = traceback.extract_tb(error.__traceback__)[-1] if error.__traceback__ else None
+    where = f" at {Path(last.filename).name}:{last.lineno}" if last else ""
+    return f"{type(error).__name__}: {error}{where}"
+
+
+# --- index of built reports ---------------------------------------------------------------
+
+def write_index(output: Path) -> Path:
+    """``<output>/index.html``: every built report with links to its HTML, PDF and CSV."""
+    output = Path(output)
+    rows = []
+    for manifest_path in sorted(output.glob("*/*/*/manifest.json")):
+        folder = manifest_path.parent
+        manifest = json.loads(manifest_path.read_text())
+        params = manifest.get("parameters", {})
+        relative = folder.relative_to(output).as_posix()
+        links = " ".join(
+            f'<a href="{html.escape(relative)}/{name}">{label}</a>'
+            for name, label in (("report.html", "HTML"), ("report.pdf", "PDF"), ("measures.csv", "measures CSV"),
+                                ("metadata.csv", "metadata CSV"))
+            if (folder / name).exists()
+        )
+        synthetic = " (synthetic data)" if params.get("synthetic") else ""
+        rows.append(f"<tr><td>{html.escape(str(params.get('kind', folder.parts[-3])))}</td>"
+                    f"<td>{html.escape(str(params.get('period', folder.parts[-2])))}</td>"
+                    f"<td>{html.escape(str(params.get('org', folder.name)))}{synthetic}</td><td>{links}</td></tr>")
+    page = f"""<!DOCTYPE html>
+<html lang="en-GB">
+<head><meta charset="utf-8"><title>NHS Talking Therapies reports</title>
+<style>body{{font-family:sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem}}
+table{{border-collapse:collapse;width:100%}}td,th{{border:1px solid #888;padding:.4rem;text-align:left}}</style>
+</head>
+<body>
+<h1>NHS Talking Therapies reports</h1>
+<table>
+<thead><tr><th scope="col">Report</th><th scope="col">Period</th><th scope="col">Organisation</th><th scope="col">Files</th></tr></thead>
+<tbody>
+{chr(10).join(rows) if rows else '<tr><td colspan="4">No reports built yet.</td></tr>'}
+</tbody>
+</table>
+</body>
+</html>
+"""
+    output.mkdir(parents=True, exist_ok=True)
+    target = output / "index.html"
+    temporary = target.with_suffix(".html.partial")
+    temporary.write_text(page, encoding="utf-8")
+    temporary.replace(target)
+    return target

@@ -1,0 +1,159 @@
+"""What a report section reads: the measures of one report (kind, period, organisation).
+
+A section notebook opens a ``ReportData`` from the build folder and asks it for values by
+measure ID. Every figure a report shows goes through disclosure control first: for an
+England report national rules apply; for any other organisation the sub-national rules
+(counts under 5 suppressed, counts to the nearest 5, whole percents) apply to every number,
+in the narrative, the tables and the charts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from .disclosure import SUPPRESSED, publish_cell
+from .periods import Period
+
+ENGLAND = "England"
+# GROUP_TYPE in which an organisation code is looked for, and which ORG_CODE column holds it
+ORG_LEVELS = [("CommissioningRegion", "ORG_CODE1"), ("ICB", "ORG_CODE1"), ("SubICB", "ORG_CODE1"),
+              ("Provider", "ORG_CODE2")]
+
+
+class ReportDataError(LookupError):
+    """The measures asked for are not in the report's measures table."""
+
+
+@dataclass
+class ReportData:
+    """The unrounded measures of a build, seen from one organisation, with publishing rules."""
+
+    measures: pd.DataFrame  # long table for every period of the build (measures.MEASURE_COLUMNS)
+    period: Period
+    org: str = ENGLAND
+
+    @classmethod
+    def open(cls, measures_path: str | Path, period: str, org: str = ENGLAND) -> "ReportData":
+        return cls(pd.read_parquet(measures_path), Period.parse(period), org or ENGLAND)
+
+    # --- which rows ----------------------------------------------------------------------
+    @property
+    def national(self) -> bool:
+        return self.org == ENGLAND
+
+    @property
+    def group_type(self) -> str:
+        return self._org_rows(self.measures)["GROUP_TYPE"].iloc[0] if not self.national else ENGLAND
+
+    @property
+    def org_name(self) -> str:
+        if self.national:
+            return ENGLAND
+        rows = self._org_rows(self.measures)
+        name_column = "ORG_NAME2" if rows["GROUP_TYPE"].iloc[0] == "Provider" else "ORG_NAME1"
+        return str(rows[name_column].iloc[0])
+
+    def _org_rows(self, table: pd.DataFrame) -> pd.DataFrame:
+        if self.national:
+            return table[table["GROUP_TYPE"] == ENGLAND]
+        for group_type, column in ORG_LEVELS:
+            rows = table[(table["GROUP_TYPE"] == group_type) & (table[column] == self.org)]
+            if len(rows):
+                return rows
+        raise ReportDataError(
+            f"organisation {self.org!r} is not in the measures (not a region, ICB, sub-ICB or provider code)"
+        )
+
+    def rows(self, period: Period | None = None, variable_type: str = "Total") -> pd.DataFrame:
+        """The organisation's rows for a period (default: the report's) and breakdown."""
+        period = period or self.period
+        table = self.measures
+        table = table[(table["REPORTING_PERIOD_START"] == period.start.isoformat())
+                      & (table["REPORTING_PERIOD_END"] == period.end.isoformat())
+                      & (table["VARIABLE_TYPE"] == variable_type)]
+        return self._org_rows(table)
+
+    def level(self, group_type: str, period: Period | None = None) -> pd.DataFrame:
+        """Every organisation of one level (for variation), Total rows, for a period."""
+        period = period or self.period
+        table = self.measures
+        return table[(table["REPORTING_PERIOD_START"] == period.start.isoformat())
+                     & (table["REPORTING_PERIOD_END"] == period.end.isoformat())
+                     & (table["VARIABLE_TYPE"] == "Total") & (table["GROUP_TYPE"] == group_type)]
+
+    def periods(self) -> list[Period]:
+        """Periods in the build of the same kind as the report, oldest first, up to the report's."""
+        starts = sorted(set(zip(self.measures["REPORTING_PERIOD_START"], self.measures["REPORTING_PERIOD_END"])))
+        out = []
+        for start, end in starts:
+            label = start[:7] if self.period.kind == "month" else f"{start[:4]}-{str(int(start[:4]) + 1)[2:]}"
+            candidate = Period.parse(label)
+            if candidate.kind == self.period.kind and candidate.end.isoformat() == end and candidate.end <= self.period.end:
+                out.append(candidate)
+        return out
+
+    # --- values ------------------------------------------------------------------------
+    def value(self, measure_id: str, period: Period | None = None) -> float:
+        """The unrounded value (for computing, never for showing)."""
+        rows = self.rows(period)
+        found = rows.loc[rows["MEASURE_ID"] == measure_id, "MEASURE_VALUE"]
+        if found.empty:
+            raise ReportDataError(f"measure {measure_id} is not in the measures for {self.org} {period or self.period}")
+        return float(found.iloc[0])
+
+    def has(self, *measure_ids: str) -> bool:
+        try:
+            rows = self.rows()
+        except ReportDataError:
+            return False
+        return set(measure_ids) <= set(rows["MEASURE_ID"])
+
+    def published(self, measure_id: str, period: Period | None = None) -> str:
+        """The value as published (disclosure control applied), e.g. "132237", "*", "52"."""
+        rows = self.rows(period)
+        return _published_cells(rows, self.national).get(measure_id, "")
+
+    def text(self, measure_id: str, period: Period | None = None) -> str:
+        """The published value written for prose: "132,237", "90.4%", "fewer than 5"."""
+        rows = self.rows(period)
+        row = rows[rows["MEASURE_ID"] == measure_id]
+        if row.empty:
+            raise ReportDataError(f"measure {measure_id} is not in the measures for {self.org}")
+        return format_for_text(self.published(measure_id, period), row["STATISTIC"].iloc[0])
+
+    def published_table(self, rows: pd.DataFrame) -> pd.Series:
+        """Published strings for any rows of the same organisation (e.g. a breakdown), by row index."""
+        return published_values(rows, self.national)
+
+
+def _published_cells(rows: pd.DataFrame, national: bool) -> dict[str, str]:
+    return dict(zip(rows["MEASURE_ID"], published_values(rows, national)))
+
+
+def published_values(rows: pd.DataFrame, national: bool) -> pd.Series:
+    """Published strings for rows that share one organisation, period and breakdown cell."""
+    keys = ["REPORTING_PERIOD_START", "GROUP_TYPE", "ORG_CODE1", "ORG_CODE2", "VARIABLE_TYPE", "VARIABLE_A", "VARIABLE_B"]
+    lookup = {tuple(r[k] for k in keys) + (r["MEASURE_ID"],): r["MEASURE_VALUE"] for _, r in rows.iterrows()}
+    out = {}
+    for index, row in rows.iterrows():
+        base = row["BASE_MEASURE_ID"]
+        base_value = lookup.get(tuple(row[k] for k in keys) + (base,)) if base else None
+        out[index] = publish_cell(row["MEASURE_VALUE"], row["STATISTIC"], national=national, base_count=base_value)
+    return pd.Series(out, dtype="str")
+
+
+def format_for_text(published: str, statistic: str) -> str:
+    """A published cell as prose: thousands separators, a % sign, suppressed said in words."""
+    if published == SUPPRESSED:
+        return "fewer than 5"
+    if published == "":
+        return "not available"
+    if statistic in ("count", "sum", "max", "min"):
+        return f"{int(published):,}"
+    if statistic == "percentage":
+        return f"{published}%"
+    whole, _, decimals = published.partition(".")
+    return f"{int(whole):,}" + (f".{decimals}" if decimals else "")

@@ -1,0 +1,281 @@
+"""The content of each report section, computed from ``ReportData``.
+
+Each function returns plain values and tidy tables: the published figures as text (disclosure
+control already applied by ``ReportData``), and the unrounded numbers a chart needs. The
+section notebooks call these, draw the charts and hand everything to the report.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from .disclosure import SUPPRESSED, publish_cell, round_half_up
+from .reference import code_lists
+from .report_data import ReportData, format_for_text
+
+MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September",
+          "October", "November", "December"]
+
+
+def period_name(data: ReportData) -> str:
+    """"September 2020" for a month, "2020-21" for a financial year."""
+    p = data.period
+    return f"{MONTHS[p.start.month - 1]} {p.start.year}" if p.kind == "month" else f"{p.start.year}-{str(p.end.year)[2:]}"
+
+
+def derived_percentage(data: ReportData, numerator: float, denominator: float) -> str:
+    """A percentage computed here from unrounded counts, published by the same rule as a measure."""
+    if denominator <= 0:
+        return "not available"
+    value = 100.0 * numerator / denominator
+    return format_for_text(publish_cell(value, "percentage", national=data.national, base_count=numerator), "percentage")
+
+
+def number_from_text(published: str) -> float:
+    """A published figure ("52%", "1,234", "52") as a number for a chart; NaN when suppressed or missing.
+
+    Charts of sub-national data plot what is published, never more precise values.
+    """
+    cleaned = str(published).replace(",", "").rstrip("%").strip()
+    try:
+        return float(cleaned)
+    except ValueError:
+        return float("nan")
+
+
+def derived_count(data: ReportData, value: float) -> str:
+    return format_for_text(publish_cell(value, "count", national=data.national), "count")
+
+
+# --- key facts --------------------------------------------------------------------------------
+
+KEY_FACT_MEASURES = {
+    "referrals_received": "M001",
+    "entered_treatment": "M031",
+    "finished_course": "M076",
+    "mean_sessions": "M141",
+    "waited_6_weeks_count": "M052",
+    "waited_6_weeks_rate": "M053",
+    "waited_18_weeks_rate": "M055",
+    "recovery_rate": "M192",
+    "reliable_improvement_rate": "M186",
+    "reliable_recovery_rate": "M195",
+    "deterioration_rate": "M1010",
+    "internet_therapy_sessions": "M343",
+    "first_integrated_contacts": "M271",
+    "ended_referrals": "M056",
+}
+
+
+def key_facts(data: ReportData) -> dict[str, str]:
+    """The headline figures, as text, by name (for ``{{< var key_facts.NAME >}}``)."""
+    facts = {name: data.text(mid) for name, mid in KEY_FACT_MEASURES.items() if data.has(mid)}
+    facts["period"] = period_name(data)
+    facts["organisation"] = data.org_name
+    if data.has("M001", "M031"):
+        facts["entered_treatment_share_of_referrals"] = derived_percentage(data, data.value("M031"), data.value("M001"))
+    return facts
+
+
+def key_facts_table(data: ReportData) -> pd.DataFrame:
+    labels = {
+        "M001": "Referrals received",
+        "M031": "Referrals that entered treatment",
+        "M076": "Referrals that finished a course of treatment",
+        "M141": "Mean number of treatment sessions (finished a course)",
+        "M053": "Finished a course: waited 6 weeks or less to enter treatment",
+        "M055": "Finished a course: waited 18 weeks or less to enter treatment",
+        "M192": "Recovery rate",
+        "M186": "Reliable improvement rate",
+        "M195": "Reliable recovery rate",
+        "M343": "Internet-enabled therapy sessions",
+    }
+    rows = [(label, data.text(mid)) for mid, label in labels.items() if data.has(mid)]
+    return pd.DataFrame(rows, columns=["Measure", period_name(data)])
+
+
+# --- trends -----------------------------------------------------------------------------------
+
+def trend(data: ReportData, measure_ids: dict[str, str], last: int = 13) -> pd.DataFrame:
+    """Unrounded values over the build's periods (oldest first), for charts; long form."""
+    rows = []
+    for period in data.periods()[-last:]:
+        for label, mid in measure_ids.items():
+            try:
+                value = data.value(mid, period)
+                published = data.published(mid, period)
+            except LookupError:
+                continue
+            rows.append({"period": period.label, "period_start": period.start, "measure": label,
+                         "value": value, "published": published})
+    return pd.DataFrame(rows, columns=["period", "period_start", "measure", "value", "published"])
+
+
+# --- activity and waiting times ---------------------------------------------------------------
+
+WAIT_BANDS = {"28 days or less": "M032", "29 to 56 days": "M033", "57 to 90 days": "M034", "Over 90 days": "M035"}
+
+
+def referral_sources(data: ReportData) -> pd.DataFrame:
+    total, self_ref, gp = data.value("M001"), data.value("M002"), data.value("M003")
+    other = total - self_ref - gp
+    rows = [
+        ("Self-referral", data.text("M002"), derived_percentage(data, self_ref, total), self_ref),
+        ("GP", data.text("M003"), derived_percentage(data, gp, total), gp),
+        ("Other sources", derived_count(data, other), derived_percentage(data, other, total), other),
+        ("All referrals", data.text("M001"), "100%" if total else "not available", total),
+    ]
+    return pd.DataFrame(rows, columns=["Source of referral", "Referrals", "Share", "unrounded"])
+
+
+def waits_to_treatment(data: ReportData) -> pd.DataFrame:
+    """Referrals entering treatment by wait band (days from referral to first treatment)."""
+    entered = data.value("M031")
+    rows = []
+    for band, mid in WAIT_BANDS.items():
+        count = data.value(mid)
+        share = derived_percentage(data, count, entered)
+        rows.append((band, data.text(mid), share, number_from_text(share), count))
+    return pd.DataFrame(rows, columns=["Wait to first treatment", "Entered treatment", "Share",
+                                       "share_published", "unrounded"])
+
+
+def ended_by_reason(data: ReportData) -> pd.DataFrame:
+    """Ended referrals by end reason, largest first; reasons with none are left out."""
+    rules = code_lists()
+    rows = []
+    for code, (label, group, mid) in rules["end_code"].items():
+        if data.has(mid):
+            rows.append((label, group, mid))
+    rows.append(("Invalid end code", "", rules["end_code_invalid_measure"]))
+    rows.append(("No end reason recorded", "", rules["end_code_missing_measure"]))
+    ended = data.value("M056")
+    out = []
+    for label, group, mid in rows:
+        count = data.value(mid)
+        if count > 0:
+            out.append((label, group, data.text(mid), derived_percentage(data, count, ended), count))
+    frame = pd.DataFrame(out, columns=["End reason", "Seen and treated?", "Referrals", "Share of ended", "unrounded"])
+    return frame.sort_values("unrounded", ascending=False, kind="mergesort").reset_index(drop=True)
+
+
+# --- outcomes ---------------------------------------------------------------------------------
+
+OUTCOME_MEASURES = {
+    "Finished a course of treatment": "M076",
+    "Not at caseness at the start": "M179",
+    "Recovery rate": "M192",
+    "Reliable improvement rate": "M186",
+    "Reliable recovery rate": "M195",
+    "Reliable deterioration rate": "M1010",
+}
+
+
+def outcomes_table(data: ReportData) -> pd.DataFrame:
+    rows = [(label, data.text(mid)) for label, mid in OUTCOME_MEASURES.items() if data.has(mid)]
+    return pd.DataFrame(rows, columns=["Outcome", period_name(data)])
+
+
+def outcomes_by(data: ReportData, variable_type: str, group_level_only: bool = True) -> pd.DataFrame:
+    """Finished a course and recovery rate for each value of an annual breakdown.
+
+    ``group_level_only`` keeps the group rows (VARIABLE_B "All" or empty), not categories.
+    Rates are published from unrounded counts; a group whose recovered count is under 5 shows
+    as suppressed, and is left out of charts (``recovery_rate`` is NaN there).
+    """
+    rows = data.rows(variable_type=variable_type)
+    if rows.empty:
+        return pd.DataFrame(columns=[variable_type, "Finished a course", "Recovery rate", "recovery_rate", "finished"])
+    if group_level_only:
+        rows = rows[rows["VARIABLE_B"].isin(["All", ""])]
+    published = data.published_table(rows)
+    out = []
+    for group, cell in rows.groupby("VARIABLE_A", sort=True):
+        values = dict(zip(cell["MEASURE_ID"], cell["MEASURE_VALUE"]))
+        texts = dict(zip(cell["MEASURE_ID"], published.loc[cell.index]))
+        rate_text = texts.get("M192", "")
+        out.append({
+            variable_type: group,
+            "Finished a course": format_for_text(texts.get("M076", ""), "count"),
+            "Recovery rate": format_for_text(rate_text, "percentage"),
+            "recovery_rate": number_from_text(rate_text),
+            "finished": values.get("M076", 0.0),
+        })
+    return pd.DataFrame(out)
+
+
+# --- variation --------------------------------------------------------------------------------
+
+def recovery_by_organisation(data: ReportData, group_type: str) -> pd.DataFrame:
+    """Recovery rate per organisation of a level, with the unrounded counts a funnel plot needs.
+
+    Published text follows the sub-national rule; organisations whose recovery denominator is
+    under 5 are marked and kept out of charts.
+    """
+    rows = data.level(group_type)
+    if rows.empty:
+        return pd.DataFrame(columns=["code", "name", "recovered", "denominator", "recovery_rate", "Recovery rate",
+                                     "Finished a course"])
+    code_col, name_col = ("ORG_CODE2", "ORG_NAME2") if group_type == "Provider" else ("ORG_CODE1", "ORG_NAME1")
+    wide = rows.pivot_table(index=[code_col, name_col], columns="MEASURE_ID", values="MEASURE_VALUE", aggfunc="first")
+    out = []
+    for (code, name), values in wide.iterrows():
+        recovered, finished, not_caseness = values.get("M191", 0), values.get("M076", 0), values.get("M179", 0)
+        denominator = finished - not_caseness
+        rate = 100.0 * recovered / denominator if denominator > 0 else float("nan")
+        rate_text = publish_cell(rate, "percentage", national=False, base_count=recovered)
+        out.append({
+            "code": code,
+            "name": name,
+            "recovered": recovered,
+            "denominator": denominator,
+            "recovery_rate": rate if rate_text not in (SUPPRESSED, "") else float("nan"),
+            "Recovery rate": format_for_text(rate_text, "percentage"),
+            "Finished a course": format_for_text(publish_cell(finished, "count", national=False), "count"),
+        })
+    frame = pd.DataFrame(out)
+    return frame.sort_values(["recovery_rate", "code"], ascending=[False, True], na_position="last",
+                             kind="mergesort").reset_index(drop=True)
+
+
+def spread_sentence(frame: pd.DataFrame, what: str) -> str:
+    """"Recovery rates ranged from 41% (X) to 60% (Y) across 7 regions." from published rates."""
+    shown = frame.dropna(subset=["recovery_rate"])
+    if len(shown) < 2:
+        return f"Too few {what} had enough referrals to compare recovery rates."
+    high, low = shown.iloc[0], shown.iloc[-1]
+    return (f"Recovery rates ranged from {low['Recovery rate']} ({low['name']}) to {high['Recovery rate']} "
+            f"({high['name']}) across {len(shown)} {what}.")
+
+
+# --- demographics and ethnicity ----------------------------------------------------------------
+
+def breakdown_counts(data: ReportData, variable_type: str, measure_id: str = "M001",
+                     groups_only: bool = True) -> pd.DataFrame:
+    """One measure (default referrals received) for each value of an annual breakdown.
+
+    Columns: label, count (unrounded, for rates computed from unrounded counts), published
+    (text as published: rounded and suppressed below England).
+    """
+    rows = data.rows(variable_type=variable_type)
+    rows = rows[rows["MEASURE_ID"] == measure_id]
+    if groups_only:
+        rows = rows[rows["VARIABLE_B"].isin(["All", ""])]
+    else:
+        rows = rows[~rows["VARIABLE_B"].isin(["All", ""])]
+    published = data.published_table(rows)
+    label = rows["VARIABLE_A"] if groups_only else rows["VARIABLE_B"]
+    return pd.DataFrame({
+        "label": label.values,
+        "group": rows["VARIABLE_A"].values,
+        "count": rows["MEASURE_VALUE"].values,
+        "published": [format_for_text(v, "count") for v in published.loc[rows.index]],
+    })
+
+
+def rate_as_text(value: float, national: bool) -> str:
+    """A rate such as 'per 100,000' to one decimal place (nationally) or whole (below)."""
+    if value != value:  # NaN
+        return "not available"
+    return f"{round_half_up(value, 1 if national else 0):,}"
+
