@@ -48,10 +48,10 @@ test: venv ## Run every test, slow ones included (as CI does), on 2 workers
 test-fast: venv ## Run the tests without the slow national-scale checks
 	$(PY) -m pytest -n 2 -m "not slow" tests $(PYTEST_ARGS)
 
-report: venv ## Build outputs from the embedded synthetic data into _output/
+report: venv ## Build the September 2020 monthly and 2020-21 annual reports from the embedded synthetic data
 	$(CLI) synthesize --start $(SYNTHETIC_START) --end $(SYNTHETIC_END) --scale $(SYNTHETIC_SCALE) --out $(SYNTHETIC)
-	$(CLI) measures --period 2020-09 --data $(SYNTHETIC) --out $(OUTPUT)/measures/2020-09
-	$(CLI) measures --period 2020-21 --data $(SYNTHETIC) --out $(OUTPUT)/measures/2020-21
+	$(CLI) build --kind monthly --period 2020-09 --data $(SYNTHETIC) --output $(OUTPUT)
+	$(CLI) build --kind annual --period 2020-21 --data $(SYNTHETIC) --output $(OUTPUT)
 
 benchmark: venv ## Run the benchmarks
 	$(PY) benchmarks/run_benchmarks.py

@@ -1,3 +1,18 @@
+# ---
+# jupyter:
+#   jupytext:
+#     cell_metadata_filter: tags,-all
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
 # %% [markdown]
 # # Key facts
 #
@@ -37,9 +52,13 @@ trend = sections.trend(data, {"Referrals received": "M001", "Entered treatment":
 if trend["period"].nunique() > 1:
     referrals = trend[trend.measure == "Referrals received"]
     first, last = referrals.iloc[0], referrals.iloc[-1]
-    direction = "rose" if last.value > first.value else "fell" if last.value < first.value else "held"
+    first_shown, last_shown = (sections.number_from_text(x.published) for x in (first, last))
+    direction = ("rose" if last_shown > first_shown else "fell" if last_shown < first_shown else "was unchanged")
     title = (f"Referrals received {direction} from {sections.format_for_text(first.published, 'count')} in "
-             f"{first.period} to {sections.format_for_text(last.published, 'count')} in {last.period}")
+             f"{first.period} to {sections.format_for_text(last.published, 'count')} in {last.period}"
+             if direction != "was unchanged" else
+             f"Referrals received were {sections.format_for_text(last.published, 'count')} in both {first.period} "
+             f"and {last.period}")
     figure = charts.line_chart(trend, "period", "value", hue="measure", title=title, y_label="Referrals")
     ref = charts.save_chart(
         figure, "key_facts_trend", title=title,

@@ -74,6 +74,8 @@ class ReportData:
         table = table[(table["REPORTING_PERIOD_START"] == period.start.isoformat())
                       & (table["REPORTING_PERIOD_END"] == period.end.isoformat())
                       & (table["VARIABLE_TYPE"] == variable_type)]
+        if table.empty:  # e.g. a breakdown the measures do not hold: nothing to show, not an error
+            return table
         return self._org_rows(table)
 
     def level(self, group_type: str, period: Period | None = None) -> pd.DataFrame:

@@ -97,13 +97,17 @@ def key_facts_table(data: ReportData) -> pd.DataFrame:
 # --- trends -----------------------------------------------------------------------------------
 
 def trend(data: ReportData, measure_ids: dict[str, str], last: int = 13) -> pd.DataFrame:
-    """Unrounded values over the build's periods (oldest first), for charts; long form."""
+    """Values over the build's periods (oldest first), for charts; long form.
+
+    ``value`` is what a chart may plot: unrounded for England, the published figure (rounded,
+    NaN where suppressed) for any other organisation.
+    """
     rows = []
     for period in data.periods()[-last:]:
         for label, mid in measure_ids.items():
             try:
-                value = data.value(mid, period)
                 published = data.published(mid, period)
+                value = data.value(mid, period) if data.national else number_from_text(published)
             except LookupError:
                 continue
             rows.append({"period": period.label, "period_start": period.start, "measure": label,

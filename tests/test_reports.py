@@ -1,0 +1,225 @@
+"""Reports end to end on small synthetic data: notebooks under papermill, HTML and PDF, batches.
+
+The figures looked for in the rendered text are read from the measures file the build
+published beside the report; no number is typed into these tests.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from iapt_report.build import BuildConfig, build_reports
+from iapt_report.cli import main
+from iapt_report.render import quarto_available
+from iapt_report.report_data import format_for_text
+from iapt_report.synthetic import generate, write_dataset
+
+REPOSITORY = Path(__file__).resolve().parents[1]
+PROVIDER = "ZP007"  # the largest fictional provider in the synthetic organisations
+
+
+@pytest.fixture(scope="module")
+def synthetic_data(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("data") / "synthetic"
+    write_dataset(generate(date(2019, 9, 1), date(2021, 3, 31), scale=0.01), folder)
+    (folder / "_synthetic.json").write_text('{"synthetic": true}\n')
+    return folder
+
+
+@pytest.fixture(scope="module")
+def monthly(synthetic_data, tmp_path_factory):
+    output = tmp_path_factory.mktemp("output")
+    config = BuildConfig(kind="monthly", periods=["2020-09"], orgs=["England", PROVIDER, "NOT-AN-ORG"],
+                         data=synthetic_data, output=output, trend_months=3, renderer="fallback")
+    return output, {r.org: r for r in build_reports(config)}
+
+
+@pytest.fixture(scope="module")
+def annual(synthetic_data, tmp_path_factory):
+    output = tmp_path_factory.mktemp("output")
+    config = BuildConfig(kind="annual", periods=["2020-21"], orgs=["England"], data=synthetic_data,
+                         output=output, renderer="fallback")
+    return output, {r.org: r for r in build_reports(config)}
+
+
+def published(folder: Path) -> dict[str, str]:
+    table = pd.read_csv(folder / "measures.csv", dtype=str, keep_default_na=False)
+    if "VARIABLE_TYPE" in table:
+        table = table[table.VARIABLE_TYPE == "Total"]
+    if "England" in set(table.GROUP_TYPE):  # an England report publishes every level: take England's
+        table = table[table.GROUP_TYPE == "England"]
+    assert not table.MEASURE_ID.duplicated().any(), "one organisation's rows expected"
+    return dict(zip(table.MEASURE_ID, table.MEASURE_VALUE_SUPPRESSED))
+
+
+def pdf_text(pdf: Path, page: int | None = None) -> str:
+    pages = ["-f", str(page), "-l", str(page)] if page else []
+    return subprocess.run(["pdftotext", "-layout", *pages, str(pdf), "-"], check=True, capture_output=True,
+                          text=True).stdout
+
+
+def html_text(path: Path) -> str:
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", path.read_text(encoding="utf-8")))
+
+
+needs_pdftotext = pytest.mark.skipif(shutil.which("pdftotext") is None, reason="pdftotext (poppler-utils) not installed")
+
+
+def test_monthly_report_folder_is_complete(monthly):
+    output, reports = monthly
+    england = reports["England"]
+    assert england.error is None, england.error
+    assert england.renderer.startswith("fallback")  # named: Quarto is not used here
+    folder = output / "monthly" / "2020-09" / "England"
+    for name in ("report.html", "report.pdf", "measures.csv", "metadata.csv", "manifest.json"):
+        assert (folder / name).stat().st_size > 0, name
+    executed = sorted(p.name for p in (folder / "notebooks").glob("*.ipynb"))
+    assert executed == ["activity_waiting.ipynb", "key_facts.ipynb", "outcomes.ipynb", "variation.ipynb"]
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["parameters"]["synthetic"] is True
+    assert manifest["parameters"]["renderer"] == england.renderer
+    assert set(manifest["timings_seconds"]) >= {"measures", "notebooks", "render"}
+    assert manifest["versions"]["papermill"]
+
+
+@needs_pdftotext
+def test_key_facts_in_html_and_pdf_are_the_engine_figures(monthly):
+    output, _ = monthly
+    folder = output / "monthly" / "2020-09" / "England"
+    values = published(folder)
+    expected = [
+        format_for_text(values["M001"], "count"),  # referrals received
+        format_for_text(values["M031"], "count"),  # entered treatment
+        format_for_text(values["M076"], "count"),  # finished a course
+        format_for_text(values["M053"], "percentage"),  # waited 6 weeks or less
+        format_for_text(values["M192"], "percentage"),  # recovery rate
+        format_for_text(values["M141"], "mean"),  # mean sessions
+    ]
+    html = html_text(folder / "report.html")
+    pdf = re.sub(r"\s+", " ", pdf_text(folder / "report.pdf"))
+    for figure in expected:
+        assert figure in html, figure
+        assert figure in pdf, figure
+    assert "September 2020" in html and "September 2020" in pdf
+
+
+@needs_pdftotext
+def test_every_pdf_page_says_the_data_are_synthetic_and_renders(monthly, tmp_path):
+    output, _ = monthly
+    pdf = output / "monthly" / "2020-09" / "England" / "report.pdf"
+    info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True, check=True).stdout
+    pages = int(re.search(r"Pages:\s+(\d+)", info).group(1))
+    assert pages >= 2
+    for page in range(1, pages + 1):
+        assert "SYNTHETIC" in pdf_text(pdf, page), f"page {page} has no synthetic-data banner"
+    subprocess.run(["pdftoppm", "-png", "-r", "40", str(pdf), str(tmp_path / "page")], check=True)
+    images = sorted(tmp_path.glob("page*.png"))
+    assert len(images) == pages and all(p.stat().st_size > 1000 for p in images)
+
+
+def test_html_opens_in_chromium_without_errors_and_images_load(monthly, tmp_path):
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        pytest.skip("chromium not installed")
+    output, _ = monthly
+    page = tmp_path / "report.html"
+    source = (output / "monthly" / "2020-09" / "England" / "report.html").read_text(encoding="utf-8")
+    probe = ("<script>window.addEventListener('load', () => { const imgs = Array.from(document.images);"
+             " const ok = imgs.length > 0 && imgs.every(i => i.complete && i.naturalWidth > 0);"
+             " document.body.setAttribute('data-images', ok ? 'all-loaded:' + imgs.length : 'broken'); });</script>")
+    page.write_text(source.replace("</body>", probe + "</body>"), encoding="utf-8")
+    result = subprocess.run(
+        [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}",
+         "--enable-logging=stderr", "--v=0", "--virtual-time-budget=5000", "--dump-dom", page.as_uri()],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert 'data-images="all-loaded:' in result.stdout, result.stderr[-2000:]
+    console_errors = [line for line in result.stderr.splitlines() if "CONSOLE" in line and "rror" in line]
+    assert not console_errors, console_errors
+
+
+def test_provider_report_applies_disclosure_control_everywhere(monthly):
+    output, reports = monthly
+    assert reports[PROVIDER].error is None, reports[PROVIDER].error
+    folder = output / "monthly" / "2020-09" / PROVIDER
+    table = pd.read_csv(folder / "measures.csv", dtype=str, keep_default_na=False)
+    assert set(table.ORG_CODE2) == {PROVIDER}
+    counts = table[table.MEASURE_NAME.str.startswith("Count_")].MEASURE_VALUE_SUPPRESSED
+    assert all(v in ("*", "") or int(v) % 5 == 0 for v in counts)
+    # the narrative shows the provider's figures as published: rounded to 5, or "fewer than 5"
+    values = published(folder)
+    html = html_text(folder / "report.html")
+    assert format_for_text(values["M001"], "count") in html
+    key_facts = (folder / "tables" / "key_facts.md").read_text()
+    for cell in re.findall(r"\| ([\d,]+) \|", key_facts):
+        if "Mean" not in cell:
+            number = int(cell.replace(",", ""))
+            assert number % 5 == 0 or number < 5, cell
+
+
+def test_a_failing_report_does_not_stop_the_batch(monthly):
+    output, reports = monthly
+    assert "NOT-AN-ORG" in reports["NOT-AN-ORG"].error
+    assert not (output / "monthly" / "2020-09" / "NOT-AN-ORG").exists()
+    index = (output / "index.html").read_text()
+    assert "monthly/2020-09/England/report.html" in index and f"monthly/2020-09/{PROVIDER}/report.pdf" in index
+
+
+def test_annual_report_has_every_section(annual):
+    output, reports = annual
+    assert reports["England"].error is None, reports["England"].error
+    folder = output / "annual" / "2020-21" / "England"
+    executed = sorted(p.stem for p in (folder / "notebooks").glob("*.ipynb"))
+    assert executed == sorted(["key_facts", "activity_waiting", "demographics", "ethnicity", "outcomes", "variation"])
+    html = html_text(folder / "report.html")
+    values = published(folder)
+    assert format_for_text(values["M001"], "count") in html
+    for heading in ("Demographics", "Ethnicity compared with the Census population", "Outcomes", "Variation"):
+        assert heading in html
+    assert "not stated" in html.lower()  # ethnicity not stated is shown, not hidden
+    annual_csv = pd.read_csv(folder / "measures.csv", dtype=str)
+    assert {"Gender", "Ethnic Group", "Age Group"} <= set(annual_csv.VARIABLE_TYPE)
+    for chart in (folder / "figures").glob("*.png"):
+        assert (folder / "figures" / f"{chart.stem}.csv").exists(), f"{chart.name} has no data file"
+
+
+def test_failing_notebook_fails_the_build_naming_it(synthetic_data, tmp_path):
+    notebooks = tmp_path / "notebooks"
+    shutil.copytree(REPOSITORY / "notebooks", notebooks)
+    broken = json.loads((notebooks / "outcomes.ipynb").read_text())
+    broken["cells"].append({"cell_type": "code", "metadata": {}, "execution_count": None, "outputs": [],
+                            "source": "raise RuntimeError('deliberately broken cell')"})
+    (notebooks / "outcomes.ipynb").write_text(json.dumps(broken))
+    config = BuildConfig(kind="monthly", periods=["2020-09"], orgs=["England"], data=synthetic_data,
+                         output=tmp_path / "out", trend_months=1, renderer="fallback", notebooks=notebooks)
+    [report] = build_reports(config)
+    assert "outcomes.ipynb" in report.error and "deliberately broken cell" in report.error
+    assert not (tmp_path / "out" / "monthly" / "2020-09" / "England").exists()
+    assert (tmp_path / "out" / "_failed" / "monthly" / "2020-09" / "England" / "outcomes.ipynb").exists()
+
+
+def test_cli_build_exits_non_zero_when_a_report_fails(synthetic_data, tmp_path, capsys):
+    config = tmp_path / "run.toml"
+    config.write_text(f'kind = "monthly"\nperiods = ["2020-09"]\norgs = ["NOT-AN-ORG"]\ndata = "{synthetic_data}"\n'
+                      f'output = "{tmp_path / "out"}"\ntrend_months = 1\nrenderer = "fallback"\n')
+    assert main(["build", "--config", str(config)]) == 1
+    assert "NOT-AN-ORG" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(not quarto_available(), reason="quarto not on PATH")
+def test_quarto_renders_the_same_sources(synthetic_data, tmp_path):
+    config = BuildConfig(kind="monthly", periods=["2020-09"], orgs=["England"], data=synthetic_data,
+                         output=tmp_path, trend_months=1, renderer="quarto")
+    [report] = build_reports(config)
+    assert report.error is None and report.renderer == "quarto"
+    values = published(tmp_path / "monthly" / "2020-09" / "England")
+    assert format_for_text(values["M001"], "count") in html_text(tmp_path / "monthly" / "2020-09" / "England" / "report.html")
