@@ -55,6 +55,7 @@ report: venv ## Build the September 2020 monthly and 2020-21 annual reports from
 
 benchmark: venv ## Run the benchmarks
 	$(PY) benchmarks/run_benchmarks.py
+	$(PY) benchmarks/bench_reports.py
 
 clean: ## Remove generated data, outputs and caches (keeps .venv)
 	rm -rf _output _build _data benchmarks/_work .pytest_cache .hypothesis src/*.egg-info

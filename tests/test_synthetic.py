@@ -340,12 +340,13 @@ ENGINE_MEASURES = {
 
 @pytest.mark.slow
 def test_national_september_2020_matches_the_published_figures():
-    from iapt_report.dataset import connect
+    from iapt_report.dataset import connect, normalise
     from iapt_report.measures import MeasureEngine
     from iapt_report.periods import Period
 
     tables = synthetic.generate(START, END, scale=1.0)
-    national = MeasureEngine(connect(tables)).compute(Period.parse("2020-09"), levels=["England"])
+    # as the pipeline reads them: padded codes such as ' 5' are tidied on loading
+    national = MeasureEngine(connect(normalise(tables))).compute(Period.parse("2020-09"), levels=["England"])
     values = dict(zip(national.MEASURE_ID, national.MEASURE_VALUE))
     figures = {name: values[mid] for name, mid in ENGINE_MEASURES.items()}
     # no M-code counts referrals with any integrated contact in the month: the generator's
