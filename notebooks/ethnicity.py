@@ -1,3 +1,18 @@
+# ---
+# jupyter:
+#   jupytext:
+#     cell_metadata_filter: tags,-all
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
 # %% [markdown]
 # # Ethnicity compared with the Census population
 #
@@ -29,6 +44,13 @@ out.variable("base_statement",
              "Rates are referrals received per 100,000 people aged 16 and over in the 2011 Census (ONS table "
              "DC2101EW): the ages the service mostly sees. Census Chinese is counted with Other ethnic groups to "
              "match the NHS grouping. The overall rate counts referrals with a stated ethnicity only.")
+people = data.counts_people("Ethnic Group")
+out.variable("counts_statement",
+             f"In the {when} annual tables NHS Digital counted people, not referrals, by ethnic group; the rates "
+             "below are people referred per 100,000." if people else "")
+if groups.empty and data.national:
+    out.leave_out(f"The source for this report does not hold referrals by ethnic group for {when}, so the "
+                  "comparison with the Census population is left out.")
 if groups.empty or not data.national:
     reason = ("Census populations are for England as a whole, so this comparison is made in England reports."
               if not data.national else "Referrals by ethnic group are not in the measures for this report.")
@@ -42,7 +64,8 @@ else:
     rates = census.representation(census.rates_per_100k(counts, "ethnic_group"))
     out.variable("not_stated_sentence",
                  f"Ethnicity was not stated for {sections.derived_percentage(data, summary['not_stated_count'], summary['total_count'])} "
-                 f"of the {sections.derived_count(data, summary['total_count'])} referrals received in {when}; "
+                 f"of the {sections.derived_count(data, summary['total_count'])} "
+                 f"{'people referred' if people else 'referrals received'} in {when}; "
                  "they are shown in the table, and the rates below are for the referrals whose ethnicity was stated, "
                  "so every group's true rate is likely to be higher.")
     over = rates[rates.representation == "over-represented"].ethnic_group.tolist()

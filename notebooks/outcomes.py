@@ -1,3 +1,18 @@
+# ---
+# jupyter:
+#   jupytext:
+#     cell_metadata_filter: tags,-all
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
 # %% [markdown]
 # # Outcomes
 #
@@ -22,17 +37,19 @@ out = SectionOutput(build_dir, "outcomes")
 when = sections.period_name(data)
 
 # %%
-out.variable("summary_sentence",
-             f"{data.text('M076')} referrals finished a course of treatment in {when}. The recovery rate was "
-             f"{data.text('M192')}, {data.text('M186')} showed reliable improvement and {data.text('M1010')} "
-             f"reliable deterioration.")
+summary = sections.outcomes_sentence(data, when)
+if summary is None:
+    out.leave_out(f"The source for this report does not hold outcome measures for {when}, so this section is "
+                  "left out.")
+else:
+    out.variable("summary_sentence", summary)
 out.table("outcomes", sections.outcomes_table(data))
 
 # %%
 trend = sections.trend(data, {"Recovery rate": "M192", "Reliable improvement rate": "M186"})
-if trend["period"].nunique() > 1:
+if trend["period"].nunique() > 1 and trend[trend.measure == "Recovery rate"].value.notna().sum() > 1:
     recovery = trend[trend.measure == "Recovery rate"]
-    low, high = recovery.value.min(), recovery.value.max()
+    recovery = recovery.dropna(subset=["value"])
     title = (f"The recovery rate stayed between {sections.format_for_text(recovery.loc[recovery.value.idxmin(), 'published'], 'percentage')}"
              f" and {sections.format_for_text(recovery.loc[recovery.value.idxmax(), 'published'], 'percentage')}")
     figure = charts.line_chart(trend, "period", "value", hue="measure", title=title, y_label="Per cent")
@@ -47,7 +64,8 @@ for variable_type, name, label in [("Presenting Complaint", "outcomes_by_problem
                                    ("Ethnic Group", "outcomes_by_ethnicity", "ethnic group")]:
     by = sections.outcomes_by(data, variable_type)
     if by.empty:
-        out.note(name, f"Outcomes by {label} are in the annual report.")
+        out.note(name, f"Outcomes by {label} are in the annual report." if kind == "monthly" else
+                 f"Outcomes by {label} are not in the source for this report.")
         out.note(name, "", folder="figures")
         continue
     out.table(name, by[[variable_type, "Finished a course", "Recovery rate"]])

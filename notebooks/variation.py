@@ -37,19 +37,27 @@ when = sections.period_name(data)
 national = ReportData(data.measures, data.period, "England")
 
 # %%
+if not national.has("M192"):
+    out.leave_out(f"The source for this report does not hold recovery rates for {when}, so variation between areas "
+                  "and providers is left out.")
 regions = sections.recovery_by_organisation(data, "CommissioningRegion")
-out.variable("regions_sentence", sections.spread_sentence(regions, "commissioning regions"))
-out.table("recovery_by_region", regions[["name", "Finished a course", "Recovery rate"]].rename(
-    columns={"name": "Commissioning region"}))
+if regions.empty:
+    out.variable("regions_sentence", "The source for this report holds no commissioning region figures.")
+    out.note("recovery_by_region", "")
+else:
+    out.variable("regions_sentence", sections.spread_sentence(regions, "commissioning regions"))
+    out.table("recovery_by_region", regions[["name", "Finished a course", "Recovery rate"]].rename(
+        columns={"name": "Commissioning region"}))
 icbs = sections.recovery_by_organisation(data, "ICB")
-out.variable("icbs_sentence", sections.spread_sentence(icbs, "ICBs"))
+out.variable("icbs_sentence", sections.spread_sentence(icbs, "ICBs") if len(icbs) else
+             "The source for this report holds no ICB figures.")
 regions
 
 # %%
 providers = sections.recovery_by_organisation(data, "Provider")
 plotted = providers[(providers.denominator >= 5) & providers.recovery_rate.notna()].copy()  # as published
-national_rate = national.value("M192")
-if len(plotted) >= 3:
+national_rate = national.value("M192") if national.has("M192") else float("nan")
+if len(plotted) >= 3 and national_rate == national_rate:
     flagged = charts.outside_limits(plotted, numerator="recovered", denominator="denominator", label="name",
                                     national_rate=national_rate)
     above = flagged[flagged["above_998"]]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 import shutil
 import time
 import tomllib
@@ -22,8 +23,9 @@ from tqdm import tqdm
 
 from .dataset import SYNTHETIC_MARKER, connect, load_dataset
 from .disclosure import apply_disclosure, disclosure_rule_text
-from .exports import input_hashes, publication_table, staged_folder, write_csv, write_manifest
+from .exports import file_sha256, input_hashes, publication_table, staged_folder, write_csv, write_manifest
 from .measures import MeasureEngine
+from .published import PublishedFileError, published_periods, read_published
 from .periods import Period
 from .registry import measure_metadata
 from .render import render_report
@@ -53,6 +55,7 @@ class BuildConfig:
     output: Path = Path("_output")
     trend_months: int = 13
     renderer: str = "auto"
+    published: Path | None = None  # a file NHS Digital published: build from it instead of `data`
     notebooks: Path = REPOSITORY / "notebooks"
     report_sources: Path = REPOSITORY / "report"
 
@@ -66,7 +69,7 @@ class BuildConfig:
         unknown = sorted(set(values) - known)
         if unknown:
             raise BuildError(f"config {path}: unknown setting(s) {unknown}; known: {sorted(known)}")
-        for key in ("data", "output", "notebooks", "report_sources"):
+        for key in ("data", "output", "notebooks", "report_sources", "published"):
             if key in values:
                 values[key] = Path(values[key])
         return cls(**values)
@@ -79,6 +82,8 @@ class BuildConfig:
             wanted = "month" if self.kind == "monthly" else "year"
             if period.kind != wanted:
                 raise BuildError(f"a {self.kind} report needs a {'month (YYYY-MM)' if wanted == 'month' else 'financial year (YYYY-YY)'}, not {label!r}")
+        if self.published is not None and not Path(self.published).is_file():
+            raise BuildError(f"published file {self.published} not found")
 
 
 @dataclass
@@ -90,17 +95,33 @@ class BuiltReport:
     error: str | None = None
     renderer: str | None = None
     seconds: dict = field(default_factory=dict)
+    left_out: list = field(default_factory=list)  # report-source lines left out: their figures are absent
 
 
 def build_reports(config: BuildConfig) -> list[BuiltReport]:
     """Build every (period, organisation) report of the config; never raises for one report."""
     config.check()
-    data_dir = Path(config.data)
-    synthetic = (data_dir / SYNTHETIC_MARKER).exists()
     started = time.perf_counter()
-    tables = load_dataset(data_dir)
-    engine = MeasureEngine(connect(tables))
-    hashes = input_hashes(data_dir)
+    if config.published is not None:
+        source = Path(config.published)
+        try:
+            available = published_periods(source)
+        except PublishedFileError as error:
+            raise BuildError(str(error)) from None
+        synthetic = False
+        hashes = {source.name: file_sha256(source)}
+
+        def measures_for(period: Period) -> pd.DataFrame:
+            return _published_measures(source, available, period, config)
+    else:
+        data_dir = Path(config.data)
+        synthetic = (data_dir / SYNTHETIC_MARKER).exists()
+        tables = load_dataset(data_dir)
+        engine = MeasureEngine(connect(tables))
+        hashes = input_hashes(data_dir)
+
+        def measures_for(period: Period) -> pd.DataFrame:
+            return _measures_for(engine, period, config)
     load_seconds = round(time.perf_counter() - started, 3)
 
     results: list[BuiltReport] = []
@@ -109,13 +130,18 @@ def build_reports(config: BuildConfig) -> list[BuiltReport]:
         for period_label in config.periods:
             period = Period.parse(period_label)
             started = time.perf_counter()
-            measures = _measures_for(engine, period, config)
+            try:
+                measures, measures_error = measures_for(period), None
+            except (BuildError, PublishedFileError) as error:  # e.g. a period the file does not hold
+                measures, measures_error = None, error
             measure_seconds = round(time.perf_counter() - started, 3)
             for org in config.orgs:
                 progress.set_postfix_str(f"{period_label} {org}")
                 report = BuiltReport(config.kind, period_label, org)
                 report.seconds = {"load_and_derive": load_seconds, "measures": measure_seconds}
                 try:
+                    if measures_error is not None:
+                        raise measures_error
                     _build_one(report, measures, period, config, synthetic, hashes)
                 except Exception as error:  # isolate the failure, keep building the batch
                     report.error = _describe(error)
@@ -133,6 +159,28 @@ def _measures_for(engine: MeasureEngine, period: Period, config: BuildConfig) ->
         for month in months:
             frames.append(engine.compute(month, breakdowns=False))
     return pd.concat(frames, ignore_index=True)
+
+
+def _published_measures(source: Path, available: list[str], period: Period, config: BuildConfig) -> pd.DataFrame:
+    """The report period from a published file (every organisation's totals, breakdowns for England
+    and the report's organisations) and, for trends, earlier periods the file holds (England and
+    the report's organisations: the last ``trend_months`` months, or every earlier year)."""
+    if period.label not in available:
+        held = f"{available[0]} to {available[-1]}" if available else "no periods"
+        raise BuildError(f"{source.name} does not hold {period.label}; it holds {held}")
+    orgs = [o for o in config.orgs if o != ENGLAND] or [ENGLAND]
+    if period.kind == "month":
+        frames = [read_published(source, periods=[period.label])]
+        earlier = [p.label for p in _previous_months(period, max(config.trend_months - 1, 0))
+                   if p.label in available]
+    else:
+        frames = [read_published(source, periods=[period.label], totals_only=True),
+                  read_published(source, periods=[period.label], orgs=orgs)]
+        earlier = [label for label in available
+                   if Period.parse(label).kind == "year" and Period.parse(label).end < period.start]
+    if earlier:
+        frames.append(read_published(source, periods=earlier, orgs=orgs, totals_only=True))
+    return pd.concat(frames, ignore_index=True).drop_duplicates(ignore_index=True)
 
 
 def _previous_months(period: Period, count: int) -> list[Period]:
@@ -157,10 +205,14 @@ def _build_one(report: BuiltReport, measures: pd.DataFrame, period: Period, conf
                              & (measures.REPORTING_PERIOD_END == period.end.isoformat())]
         if not data.national:
             published = published.loc[published.index.intersection(_all_rows_of(published, data).index)]
-        write_csv(publication_table(apply_disclosure(published)), staging / "measures.csv")
+        if "PUBLISHED_VALUE" in published.columns:  # as NHS Digital published it: nothing to apply
+            published = published.assign(MEASURE_VALUE_SUPPRESSED=published["PUBLISHED_VALUE"])
+        else:
+            published = apply_disclosure(published)
+        write_csv(publication_table(published), staging / "measures.csv")
         write_csv(measure_metadata(), staging / "metadata.csv")
         _copy_sources(config, staging)
-        _write_about(staging, synthetic, data, period)
+        _write_about(staging, synthetic, data, period, config.published)
         report.seconds["prepare"] = round(time.perf_counter() - started, 3)
 
         started = time.perf_counter()
@@ -171,6 +223,8 @@ def _build_one(report: BuiltReport, measures: pd.DataFrame, period: Period, conf
             _run_notebook(config.notebooks / f"{section}.ipynb", staging / "notebooks" / f"{section}.ipynb",
                           parameters, staging, failed_dir)
         merge_variables(staging)
+        if config.published is not None:
+            report.left_out = adapt_sources(staging, SECTIONS[config.kind])
         report.seconds["notebooks"] = round(time.perf_counter() - started, 3)
 
         started = time.perf_counter()
@@ -181,7 +235,9 @@ def _build_one(report: BuiltReport, measures: pd.DataFrame, period: Period, conf
             staging,
             inputs=hashes,
             parameters={**{k: v for k, v in parameters.items() if k not in ("measures_path", "build_dir")},
-                        "data": str(config.data), "synthetic": synthetic, "renderer": rendered.renderer,
+                        "data": str(config.published or config.data), "synthetic": synthetic,
+                        "published_file": config.published is not None, "renderer": rendered.renderer,
+                        "left_out": report.left_out,
                         "rows_for_org": int(len(org_rows))},
             timings=report.seconds,
         )
@@ -213,10 +269,17 @@ def _copy_sources(config: BuildConfig, staging: Path) -> None:
         shutil.copy(quarto_project, staging / "_quarto.yml")
 
 
-def _write_about(staging: Path, synthetic: bool, data: ReportData, period: Period) -> None:
+def _write_about(staging: Path, synthetic: bool, data: ReportData, period: Period,
+                 published: Path | None = None) -> None:
     import yaml
 
-    if synthetic:
+    if published is not None:
+        statement = (f"Figures for {data.org_name}"
+                     + ("" if data.national else f" ({data.org})")
+                     + f". Source: NHS Digital/NHS England published statistics, {Path(published).name}. "
+                     "Figures are shown as published: a count NHS Digital suppressed reads \"fewer than 5\" and any "
+                     "other suppressed figure \"suppressed\", never zero.")
+    elif synthetic:
         statement = ("**These figures are built from synthetic data.** The records were generated to resemble "
                      "NHS Talking Therapies activity; organisation names are fictional. They are not official "
                      "statistics and must not be quoted as such.")
@@ -231,6 +294,51 @@ def _write_about(staging: Path, synthetic: bool, data: ReportData, period: Perio
     }
     (staging / "variables").mkdir(exist_ok=True)
     (staging / "variables" / "about.yml").write_text(yaml.safe_dump({"about": about}, sort_keys=True), encoding="utf-8")
+
+
+_VAR = re.compile(r"\{\{<\s*var\s+([^\s>]+)\s*>\}\}")
+
+
+def adapt_sources(staging: Path, sections: list[str] | None = None) -> list[str]:
+    """Fit the report sources in a build folder to the figures the sections produced.
+
+    A section whose notebook left it out (variable ``<section>.left_out``) is replaced by its
+    heading and that one-line reason; any other line that inserts a figure the sections did not
+    set (its measure is not in the input) is dropped. Returns what was left out, for the manifest.
+    """
+    import yaml
+
+    variables = yaml.safe_load((staging / "_variables.yml").read_text(encoding="utf-8")) or {}
+    left_out = []
+    for path in sorted((staging / "sections").glob("*.qmd")):
+        section = path.stem.removesuffix("_annual")
+        if sections is not None and section not in sections:
+            continue
+        reason = (variables.get(section) or {}).get("left_out")
+        text = path.read_text(encoding="utf-8")
+        if reason:
+            heading = next((line for line in text.splitlines() if line.startswith("# ")), f"# {section}")
+            path.write_text(f"{heading}\n\n{reason}\n", encoding="utf-8")
+            left_out.append(f"{path.name}: {reason}")
+            continue
+        kept = []
+        for line in text.splitlines():
+            missing = [key for key in _VAR.findall(line) if _lookup(variables, key) is None]
+            if missing:
+                left_out.append(f"{path.name}: line needing {', '.join(missing)}")
+            else:
+                kept.append(line)
+        path.write_text("\n".join(kept) + "\n", encoding="utf-8")
+    return left_out
+
+
+def _lookup(variables: dict, key: str):
+    value = variables
+    for part in key.split("."):
+        if not isinstance(value, dict) or part not in value:
+            return None
+        value = value[part]
+    return value
 
 
 def _run_notebook(template: Path, executed: Path, parameters: dict, cwd: Path, failed_dir: Path) -> None:

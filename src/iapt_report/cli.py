@@ -20,6 +20,9 @@ NHS Talking Therapies (IAPT) official statistics from record-level data.
       builds reports (HTML, PDF, measures.csv, metadata.csv, manifest.json) into
       _output/<kind>/<period>/<org>/, one per period and organisation, and _output/index.html
 
+  iapt-report build --kind monthly --period 2021-06 --published FILE [--org CODE ...]
+      the same reports from a file NHS Digital published (docs/published-data.md)
+
   iapt-report measures --period 2020-09 --data _data/synthetic --out _output/measures/2020-09
       computes NHS Digital's measures (M001 ...) for England, regions, ICBs, sub-ICBs and
       providers and writes measures.csv (disclosure control applied), metadata.csv,
@@ -106,6 +109,9 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--org", action="append",
                        help="England (default) or an organisation code: region, ICB, sub-ICB or provider; repeat")
     build.add_argument("--data", type=Path, help="record-level dataset folder (default _data/synthetic)")
+    build.add_argument("--published", type=Path,
+                       help="a file NHS Digital published (monthly CSV, or the tidy monthly/annual Parquet): build "
+                            "the reports from its figures instead of a record-level dataset")
     build.add_argument("--output", type=Path, help="output folder (default _output)")
     build.add_argument("--renderer", choices=["auto", "quarto", "fallback"], help="renderer (default auto)")
     build.set_defaults(run=_build)
@@ -176,13 +182,15 @@ def _build(args) -> int:
 
     config = BuildConfig.from_file(args.config) if args.config else BuildConfig()
     for option, attribute in (("kind", "kind"), ("period", "periods"), ("org", "orgs"), ("data", "data"),
-                              ("output", "output"), ("renderer", "renderer")):
+                              ("output", "output"), ("renderer", "renderer"), ("published", "published")):
         value = getattr(args, option)
         if value is not None:
             setattr(config, attribute, value)
     if args.kind and not args.period and not args.config:
         config.periods = ["2020-09"] if args.kind == "monthly" else ["2020-21"]
-    if not Path(config.data).is_dir():
+    if config.published is not None and not Path(config.published).is_file():
+        raise UserError(f"published file {config.published} not found")
+    if config.published is None and not Path(config.data).is_dir():
         raise UserError(f"data folder {config.data} not found: run `make report` (which writes the synthetic "
                         f"default there) or pass --data")
     results = build_reports(config)

@@ -41,6 +41,18 @@ class ReportData:
 
     # --- which rows ----------------------------------------------------------------------
     @property
+    def from_published_file(self) -> bool:
+        """The measures were read from a file NHS Digital published (not computed here)."""
+        return "PUBLISHED_VALUE" in self.measures.columns
+
+    def counts_people(self, variable_type: str) -> bool:
+        """Whether the counts of a breakdown are of people, not referrals (the legacy annual tables)."""
+        if "COUNTS" not in self.measures.columns:
+            return False
+        rows = self.rows(variable_type=variable_type)
+        return bool(len(rows)) and (rows["COUNTS"] == "people").any()
+
+    @property
     def national(self) -> bool:
         return self.org == ENGLAND
 
@@ -136,7 +148,14 @@ def _published_cells(rows: pd.DataFrame, national: bool) -> dict[str, str]:
 
 
 def published_values(rows: pd.DataFrame, national: bool) -> pd.Series:
-    """Published strings for rows that share one organisation, period and breakdown cell."""
+    """Published strings for rows that share one organisation, period and breakdown cell.
+
+    Rows read from a file NHS Digital published (a ``PUBLISHED_VALUE`` column) are shown as
+    published: ``*`` stays suppressed, missing stays missing, numbers are only normalised
+    (``54021.0`` -> ``54021``; England percentages, means and medians to one decimal place).
+    """
+    if "PUBLISHED_VALUE" in rows.columns:
+        return pd.Series({index: _as_published(row, national) for index, row in rows.iterrows()}, dtype="str")
     keys = ["REPORTING_PERIOD_START", "GROUP_TYPE", "ORG_CODE1", "ORG_CODE2", "VARIABLE_TYPE", "VARIABLE_A", "VARIABLE_B"]
     lookup = {tuple(r[k] for k in keys) + (r["MEASURE_ID"],): r["MEASURE_VALUE"] for _, r in rows.iterrows()}
     out = {}
@@ -147,10 +166,21 @@ def published_values(rows: pd.DataFrame, national: bool) -> pd.Series:
     return pd.Series(out, dtype="str")
 
 
+def _as_published(row, national: bool) -> str:
+    if bool(row.get("SUPPRESSED", False)) or str(row["PUBLISHED_VALUE"]).strip() == SUPPRESSED:
+        return SUPPRESSED
+    value = row["MEASURE_VALUE"]
+    if value != value:  # NaN: missing in the file
+        return ""
+    if national or row["STATISTIC"] in ("count", "sum", "max", "min"):
+        return publish_cell(value, row["STATISTIC"], national=True)
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
 def format_for_text(published: str, statistic: str) -> str:
     """A published cell as prose: thousands separators, a % sign, suppressed said in words."""
     if published == SUPPRESSED:
-        return "fewer than 5"
+        return "fewer than 5" if statistic in ("count", "sum", "max", "min") else "suppressed"
     if published == "":
         return "not available"
     if statistic in ("count", "sum", "max", "min"):

@@ -52,6 +52,14 @@ class SectionOutput:
         path.write_text(text.strip() + "\n", encoding="utf-8")
         return path
 
+    def leave_out(self, reason: str) -> None:
+        """Leave the whole section out of the report: it shows its heading and ``reason`` (one line).
+
+        For inputs that do not hold the section's measures, such as a published file; the build
+        replaces the section's source with the reason.
+        """
+        self.variables["left_out"] = reason.strip()
+
     def save(self) -> Path:
         path = self.build_dir / "variables" / f"{self.section}.yml"
         path.write_text(yaml.safe_dump({self.section: self.variables}, sort_keys=True, allow_unicode=True),
@@ -63,7 +71,7 @@ def markdown_table(frame: pd.DataFrame) -> str:
     """A pandoc/Quarto pipe table; numbers right-aligned when a column looks numeric."""
     columns = [str(c) for c in frame.columns]
     cells = frame.astype(str).map(lambda v: v.replace("|", "\\|"))
-    numeric = [cells[c].str.fullmatch(r"[\d,.*%\-]*|fewer than 5").all() for c in frame.columns]
+    numeric = [cells[c].str.fullmatch(r"[\d,.*%\-]*|fewer than 5|suppressed").all() for c in frame.columns]
     header = "| " + " | ".join(columns) + " |"
     rule = "|" + "|".join("---:" if n else ":---" for n in numeric) + "|"
     body = ["| " + " | ".join(row) + " |" for row in cells.itertuples(index=False, name=None)]

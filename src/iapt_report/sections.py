@@ -11,7 +11,7 @@ import pandas as pd
 
 from .disclosure import SUPPRESSED, publish_cell, round_half_up
 from .reference import code_lists
-from .report_data import ReportData, format_for_text
+from .report_data import ReportData, format_for_text, published_values
 
 MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September",
           "October", "November", "December"]
@@ -67,14 +67,64 @@ KEY_FACT_MEASURES = {
 }
 
 
+KEY_FACT_LABELS = {
+    "M001": "referrals received", "M031": "referrals entering treatment", "M076": "referrals finishing a course",
+    "M141": "treatment sessions", "M052": "waits to enter treatment", "M053": "waits to enter treatment",
+    "M055": "waits to enter treatment", "M192": "recovery", "M186": "reliable improvement",
+    "M195": "reliable recovery", "M1010": "reliable deterioration", "M343": "internet-enabled therapy sessions",
+    "M271": "integrated care contacts", "M056": "ended referrals",
+}
+
+
 def key_facts(data: ReportData) -> dict[str, str]:
-    """The headline figures, as text, by name (for ``{{< var key_facts.NAME >}}``)."""
+    """The headline figures, as text, by name (for ``{{< var key_facts.NAME >}}``).
+
+    A figure whose measure is not in the report's measures is not set (the report leaves its
+    line out); ``not_in_source`` says in one line which figures are missing ("" when none).
+    """
     facts = {name: data.text(mid) for name, mid in KEY_FACT_MEASURES.items() if data.has(mid)}
     facts["period"] = period_name(data)
-    facts["organisation"] = data.org_name
+    facts["organisation"] = data.org_name if data.national else f"{data.org_name} ({data.org})"
+    if data.has("M001"):
+        facts["referrals_received_phrase"] = in_words(data, "M001")
     if data.has("M001", "M031"):
         facts["entered_treatment_share_of_referrals"] = derived_percentage(data, data.value("M031"), data.value("M001"))
+    missing = list(dict.fromkeys(label for mid, label in KEY_FACT_LABELS.items() if not data.has(mid)))
+    facts["not_in_source"] = (f"The source for this report does not hold figures for {_and_list(missing)}, so "
+                              "they are left out." if missing and data.from_published_file else "")
     return facts
+
+
+def in_words(data: ReportData, measure_id: str) -> str:
+    """A count as published, with millions in words: "1,439,957 (1.44 million)"; smaller counts as text."""
+    text = data.text(measure_id)
+    value = number_from_text(data.published(measure_id))
+    if value == value and value >= 1_000_000:
+        return f"{text} ({round_half_up(value / 1_000_000, 2):.2f} million)"
+    return text
+
+
+def _and_list(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def outcomes_sentence(data: ReportData, when: str) -> str | None:
+    """"N referrals finished a course ... recovery rate was X ..." from the measures present; None if none."""
+    parts = []
+    if data.has("M192"):
+        parts.append(f"The recovery rate was {data.text('M192')}")
+    rates = [(mid, words) for mid, words in (("M186", "showed reliable improvement"),
+                                             ("M1010", "reliable deterioration")) if data.has(mid)]
+    sentence = ""
+    if data.has("M076"):
+        sentence = f"{data.text('M076')} referrals finished a course of treatment in {when}."
+    if parts or rates:
+        clauses = parts + [f"{data.text(mid)} {words}" for mid, words in rates]
+        if not parts:
+            clauses[0] = clauses[0][0].upper() + clauses[0][1:]
+        sentence = (sentence + " " + (", ".join(clauses[:-1]) + " and " + clauses[-1] if len(clauses) > 1
+                                      else clauses[0]) + ".").strip()
+    return sentence or None
 
 
 def key_facts_table(data: ReportData) -> pd.DataFrame:
@@ -221,13 +271,23 @@ def recovery_by_organisation(data: ReportData, group_type: str) -> pd.DataFrame:
         return pd.DataFrame(columns=["code", "name", "recovered", "denominator", "recovery_rate", "Recovery rate",
                                      "Finished a course"])
     code_col, name_col = ("ORG_CODE2", "ORG_NAME2") if group_type == "Provider" else ("ORG_CODE1", "ORG_NAME1")
-    wide = rows.pivot_table(index=[code_col, name_col], columns="MEASURE_ID", values="MEASURE_VALUE", aggfunc="first")
+    wide = rows.pivot_table(index=[code_col, name_col], columns="MEASURE_ID", values="MEASURE_VALUE", aggfunc="first",
+                            dropna=False)
+    as_published, finished_published = {}, {}
+    if data.from_published_file:  # the published rate, not one recomputed from rounded counts
+        rates = rows[rows["MEASURE_ID"] == "M192"]
+        as_published = dict(zip(zip(rates[code_col], rates[name_col]), published_values(rates, national=False)))
+        counts = rows[rows["MEASURE_ID"] == "M076"]
+        finished_published = dict(zip(zip(counts[code_col], counts[name_col]), published_values(counts, national=False)))
     out = []
     for (code, name), values in wide.iterrows():
         recovered, finished, not_caseness = values.get("M191", 0), values.get("M076", 0), values.get("M179", 0)
         denominator = finished - not_caseness
         rate = 100.0 * recovered / denominator if denominator > 0 else float("nan")
         rate_text = publish_cell(rate, "percentage", national=False, base_count=recovered)
+        if (code, name) in as_published:
+            rate_text = as_published[(code, name)]
+            rate = number_from_text(rate_text)
         out.append({
             "code": code,
             "name": name,
@@ -235,7 +295,9 @@ def recovery_by_organisation(data: ReportData, group_type: str) -> pd.DataFrame:
             "denominator": denominator,
             "recovery_rate": rate if rate_text not in (SUPPRESSED, "") else float("nan"),
             "Recovery rate": format_for_text(rate_text, "percentage"),
-            "Finished a course": format_for_text(publish_cell(finished, "count", national=False), "count"),
+            "Finished a course": format_for_text(finished_published.get((code, name),
+                                                                        publish_cell(finished, "count", national=False)),
+                                                 "count"),
         })
     frame = pd.DataFrame(out)
     return frame.sort_values(["recovery_rate", "code"], ascending=[False, True], na_position="last",

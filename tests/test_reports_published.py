@@ -1,0 +1,142 @@
+"""Reports built from the files NHS Digital published state what NHS Digital stated.
+
+The figures looked for are NHS Digital's own published statements (issue 4). Each build is
+shared by one test so that parallel runs (pytest -n) build it once. Skipped, with the reason,
+when ../shared/data/published is not present.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from iapt_report.build import BuildConfig, build_reports
+from iapt_report.render import BANNER_TEXT
+
+PUBLISHED = Path(__file__).resolve().parents[2] / "shared" / "data" / "published"
+MONTHLY = PUBLISHED / "monthly_2021-01_to_2025-12.parquet"
+ANNUAL = PUBLISHED / "annual_2017-18_to_2024-25.parquet"
+LEGACY = PUBLISHED / "annual_legacy_2013-14_to_2016-17.parquet"
+PROVIDER = "NLS"  # Trent PTS: internet-enabled therapy sessions suppressed in June 2021
+ICB = "QGH"  # Herefordshire and Worcestershire: "Other recorded problems" outcomes suppressed in 2022-23
+
+
+def needs(path: Path):
+    return pytest.mark.skipif(not path.exists(), reason=f"published data file {path} not present")
+
+
+def build(tmp_path_factory, kind, periods, orgs, source, trend_months=13):
+    output = tmp_path_factory.mktemp("published")
+    config = BuildConfig(kind=kind, periods=periods, orgs=orgs, published=source, output=output,
+                         trend_months=trend_months, renderer="fallback")
+    results = build_reports(config)
+    for r in results:
+        assert r.error is None, f"{r.period} {r.org}: {r.error}"
+    return output
+
+
+def text(folder: Path) -> str:
+    page = (folder / "report.html").read_text(encoding="utf-8")
+    page = re.sub(r"<(style|script)[^>]*>.*?</\1>", " ", page, flags=re.S)
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page)).replace("( ", "(").replace(" )", ")")
+
+
+def assert_real_data_report(folder: Path, source: Path) -> str:
+    page = text(folder)
+    assert BANNER_TEXT not in page and "synthetic" not in page.lower()
+    assert f"Source: NHS Digital/NHS England published statistics, {source.name}" in page
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["parameters"]["synthetic"] is False and manifest["parameters"]["published_file"] is True
+    return page
+
+
+@needs(MONTHLY)
+def test_monthly_england_reports_state_nhs_digitals_figures(tmp_path_factory):
+    output = build(tmp_path_factory, "monthly", ["2021-04", "2021-05", "2021-06"], ["England"], MONTHLY,
+                   trend_months=3)
+    april = assert_real_data_report(output / "monthly" / "2021-04" / "England", MONTHLY)
+    may = assert_real_data_report(output / "monthly" / "2021-05" / "England", MONTHLY)
+    june = assert_real_data_report(output / "monthly" / "2021-06" / "England", MONTHLY)
+    # June 2021: 54,021 of the 58,421 referrals that finished a course (92.5%) started treatment within 6 weeks
+    assert "54,021 of the 58,421 referrals that finished a course of treatment (92.5%) had started treatment " \
+           "within 6 weeks" in june
+    # May 2021: recovery 52.5%
+    assert "recovery rate of 52.5%" in may and "The recovery rate was 52.5%" in may
+    # April 2021: 139,757 referrals received and 49,577 internet-enabled therapy sessions
+    assert "139,757 referrals received" in april and "49,577 internet-enabled therapy sessions" in april
+    # a trend over the months the build holds
+    assert "Referrals received rose from 139,757 in 2021-04 to 153,472 in 2021-06" in june
+    measures = pd.read_csv(output / "monthly" / "2021-06" / "England" / "measures.csv", dtype=str,
+                           keep_default_na=False)
+    england = measures[measures.GROUP_TYPE == "England"].set_index("MEASURE_ID").MEASURE_VALUE_SUPPRESSED
+    assert england["M052"] == "54021" and england["M053"] == "92.5"
+
+
+@needs(MONTHLY)
+def test_monthly_provider_report_shows_suppressed_cells_as_suppressed(tmp_path_factory):
+    output = build(tmp_path_factory, "monthly", ["2021-06"], [PROVIDER], MONTHLY, trend_months=2)
+    folder = output / "monthly" / "2021-06" / PROVIDER
+    page = assert_real_data_report(folder, MONTHLY)
+    assert "TRENT PTS (NLS)" in page  # real organisation name and code
+    measures = pd.read_csv(folder / "measures.csv", dtype=str, keep_default_na=False)
+    assert set(measures.ORG_CODE2) == {PROVIDER}
+    own = measures.set_index("MEASURE_ID").MEASURE_VALUE_SUPPRESSED
+    assert own["M343"] == "*" and own["M001"] == "2780"  # as NHS Digital published them
+    assert "fewer than 5 internet-enabled therapy sessions" in page
+    assert "2,780 referrals received" in page
+    assert " 0 internet-enabled" not in page
+
+
+@needs(ANNUAL)
+def test_annual_england_reports_2017_18_to_2021_22(tmp_path_factory):
+    statements = {  # NHS Digital's annual reports: referrals, finished a course, recovery rate
+        "2017-18": ("1.44 million", "554,709", "50.8%"),
+        "2018-19": ("1.60 million", "582,556", "52.1%"),
+        "2019-20": ("1.69 million", "606,192", "51.1%"),
+        "2020-21": ("1.46 million", "634,649", "51.4%"),
+        "2021-22": ("1.81 million", "664,087", "50.2%"),
+    }
+    output = build(tmp_path_factory, "annual", list(statements), ["England"], ANNUAL)
+    for year, (referrals, finished, recovery) in statements.items():
+        page = assert_real_data_report(output / "annual" / year / "England", ANNUAL)
+        assert f"({referrals}) new referrals were received" in page, year
+        assert f"{finished} referrals finished a course of treatment" in page, year
+        assert f"The recovery rate was {recovery}" in page, year
+        # sections whose measures the annual file lacks say so in one line instead of failing
+        assert "does not hold the activity and waiting-time measures" in page, year
+    last = text(output / "annual" / "2021-22" / "England")
+    assert "Referrals received rose from 1,439,957 in 2017-18 to 1,812,596 in 2021-22" in last
+
+
+@needs(ANNUAL)
+def test_annual_icb_report_shows_suppressed_cells_as_suppressed(tmp_path_factory):
+    output = build(tmp_path_factory, "annual", ["2022-23"], [ICB], ANNUAL)
+    folder = output / "annual" / "2022-23" / ICB
+    page = assert_real_data_report(folder, ANNUAL)
+    assert f"HEREFORDSHIRE AND WORCESTERSHIRE INTEGRATED CARE BOARD ({ICB})" in page
+    problems = (folder / "tables" / "outcomes_by_problem.md").read_text()
+    row = next(line for line in problems.splitlines() if "Other recorded problems" in line)
+    assert "fewer than 5" in row and "suppressed" in row and "| 0" not in row
+    measures = pd.read_csv(folder / "measures.csv", dtype=str, keep_default_na=False)
+    assert set(measures.ORG_CODE1) == {ICB} and "*" in set(measures.MEASURE_VALUE_SUPPRESSED)
+    assert "Census populations are for England as a whole" in page  # no Census rates for an ICB
+
+
+@needs(LEGACY)
+def test_every_legacy_year_builds_with_demographics_and_ethnicity(tmp_path_factory):
+    years = ["2013-14", "2014-15", "2015-16", "2016-17"]
+    output = build(tmp_path_factory, "annual", years, ["England"], LEGACY)
+    for year in years:
+        page = assert_real_data_report(output / "annual" / year / "England", LEGACY)
+        assert "counted people, not referrals, by gender and age group" in page, year
+        assert re.search(r"there were [\d,.]+ people referred per 100,000 women", page), year
+        assert "People referred" in page, year
+    ethnicity = text(output / "annual" / "2013-14" / "England")
+    assert "counted people, not referrals, by ethnic group" in ethnicity
+    assert re.search(r"Over-represented relative to their share of the population: [A-Z]", ethnicity)
+    for year in years[1:]:  # only the 2013-14 tables break people down by ethnic group
+        assert "does not hold referrals by ethnic group" in text(output / "annual" / year / "England")
