@@ -328,6 +328,70 @@ def test_problems_in_several_tables_are_reported_together(tmp_path):
     assert len(str(error).splitlines()) == 1 + 5 + 1  # heading, one line per problem, row-number note
 
 
+def test_missing_keys_are_reported_as_missing_not_as_repeats(tmp_path):
+    tables = tiny_dataset()
+    set_values(tables["IDS201CareContact"], "CareContactId", {1: None, 3: "  "})
+
+    error = load_error(written(tables, tmp_path))
+
+    problem = only_problem(error, "IDS201CareContact.csv", "CareContactId")
+    assert "2 rows with no value" in str(problem)
+
+
+def test_repeated_whole_number_keys(tmp_path):
+    tables = tiny_dataset()
+    set_values(tables["IDS603PresentingComplaints"], "UniqueID_IDS603", {0: 3, 1: 2})
+
+    problem = only_problem(load_error(written(tables, tmp_path, "parquet")),
+                           "IDS603PresentingComplaints.parquet", "UniqueID_IDS603")
+
+    assert problem.rows == 2
+    assert problem.examples == ("row 1: 3", "row 3: 3")
+
+
+def test_references_to_an_unreadable_table_are_not_reported(tmp_path):
+    folder = written(tiny_dataset(), tmp_path, "parquet")
+    (folder / "OrgSubICB.parquet").write_bytes(b"not parquet at all")
+
+    error = load_error(folder)
+
+    assert [Path(p.file).name for p in error.problems] == ["OrgSubICB.parquet"]
+
+
+def test_loading_reports_what_checking_the_read_tables_reports(tmp_path):
+    # load_dataset reads and checks one table at a time, parents first; the report must be the
+    # one that checking every table at once gives, in the same order
+    tables = tiny_dataset()
+    set_values(tables["IDS606CodedScoreAssessmentRefer"], "PathwayID", {3: "P9999"})
+    set_values(tables["IDS201CareContact"], "AppType", {0: "09"})
+    set_values(tables["IDS101Referral"], "OrgIDComm", {1: "SUB99"})
+    set_values(tables["IDS101Referral"], "ServDischDate", {0: "2020-05-31"})
+    set_values(tables["IDS001MPI"], "RecordNumber", {2: "R001"})
+    folder = written(tables, tmp_path)
+
+    error = load_error(folder)
+
+    assert error.problems == dataset.find_problems(dataset.read_tables(folder))
+    # R003 is repeated as R001, so the referral of R003 also points at no patient
+    assert [(Path(p.file).name, p.column) for p in error.problems] == [
+        ("IDS001MPI.csv", "RecordNumber"),
+        ("IDS101Referral.csv", "ServDischDate"),
+        ("IDS101Referral.csv", "RecordNumber"),
+        ("IDS101Referral.csv", "OrgIDComm"),
+        ("IDS201CareContact.csv", "AppType"),
+        ("IDS606CodedScoreAssessmentRefer.csv", "PathwayID"),
+    ]
+
+
+def test_tables_are_loaded_after_the_tables_they_refer_to():
+    order = dataset.LOAD_ORDER
+    assert sorted(order) == sorted(dataset.TABLE_NAMES)
+    for table, spec in dataset.TABLES.items():
+        for column in spec["columns"].values():
+            if column.get("references"):
+                assert order.index(column["references"].split(".")[0]) < order.index(table), table
+
+
 def test_examples_stop_at_five(tmp_path):
     tables = tiny_dataset()
     tables["OrgProvider"] = pd.DataFrame({
@@ -387,6 +451,28 @@ def test_connect_registers_every_table_with_ibis():
     assert set(ibis_tables) == set(tables)
     assert ibis_tables["IDS201CareContact"].count().execute() == 5
     assert ibis_tables["IDS101Referral"].schema()["ReferralRequestReceivedDate"].is_timestamp()
+
+
+def test_a_loaded_dataset_is_handed_to_ibis_without_copying(tmp_path):
+    loaded = load_dataset(written(tiny_dataset(), tmp_path, "parquet"))
+
+    ibis_tables = dataset.connect(loaded)
+
+    assert isinstance(loaded, dataset.Dataset)
+    assert {t.get_backend() for t in ibis_tables.values()} == {loaded.backend}
+    assert ibis_tables["IDS201CareContact"].count().execute() == 5
+    assert ibis_tables["IDS101Referral"].schema()["ReferralRequestReceivedDate"].is_timestamp()
+    assert loaded["OrgProvider"].attrs["source"] == str(tmp_path / "OrgProvider.parquet")
+
+
+def test_a_loaded_dataset_can_be_copied_to_another_backend(tmp_path):
+    loaded = load_dataset(written(tiny_dataset(), tmp_path, "parquet"))
+    con = ibis.duckdb.connect()
+
+    ibis_tables = dataset.connect(loaded, con=con)
+
+    assert ibis_tables["IDS606CodedScoreAssessmentRefer"].count().execute() == 4
+    assert "IDS606CodedScoreAssessmentRefer" in con.list_tables()
 
 
 def test_connect_uses_the_backend_given():

@@ -8,7 +8,8 @@ as described by ``reference/dataset_schema.yaml`` (and, for users, ``docs/datase
   (``' 5'``/``'05'`` -> ``'5'`` for AttendOrDNACode, ``'2'`` -> ``'02'`` for AppType).
 * :func:`validate` checks the tables and raises one :class:`DatasetError` listing *every*
   problem found, each naming the file, the column, how many rows and a few example rows.
-* :func:`load_dataset` does both; :func:`connect` hands the frames to an Ibis backend.
+* :func:`load_dataset` does both, one table at a time, and keeps each valid table in DuckDB
+  rather than in pandas (see :class:`Dataset`); :func:`connect` hands the tables to Ibis.
 
 Row numbers in messages count data rows from 1: row 1 is the first row after a CSV header.
 """
@@ -16,13 +17,21 @@ Row numbers in messages count data rows from 1: row 1 is the first row after a C
 from __future__ import annotations
 
 import difflib
+import os
+import shutil
+import tempfile
+import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import duckdb
 import ibis
+import numpy as np
 import pandas as pd
 import pandera.pandas as pa
+import pyarrow
+import pyarrow.compute as pc
 from pandera.errors import SchemaErrors
 
 from .reference import code_lists, dataset_schema
@@ -113,23 +122,64 @@ def read_tables(data_dir: str | Path) -> dict[str, pd.DataFrame]:
     return tables
 
 
-def load_dataset(data_dir: str | Path) -> dict[str, pd.DataFrame]:
-    """The dataset in ``data_dir``, read and validated: typed frames, as :func:`read_tables` returns.
+def load_dataset(data_dir: str | Path) -> Dataset:
+    """The dataset in ``data_dir``, read, validated and held in DuckDB (see :class:`Dataset`).
 
-    Raises one :class:`DatasetError` listing every problem: files, columns, values, references.
+    Reading it as a mapping gives the typed frames :func:`read_tables` returns. Tables are read
+    and checked one at a time, each before the tables that refer to it, and a valid table goes
+    into DuckDB before the next is read, so only one table is ever held in pandas.
+
+    Raises one :class:`DatasetError` listing every problem: files, columns, values, references,
+    in the order :func:`read_tables` and :func:`find_problems` give them.
     """
-    tables, sources, problems = _read_folder(Path(data_dir))
-    problems += find_problems(tables, sources, report_missing_tables=False)
+    data_dir = Path(data_dir)
+    if not data_dir.is_dir():
+        raise DatasetError([_folder_not_found(data_dir)])
+    located = {table: _table_file(data_dir, table) for table in TABLE_NAMES}
+    files = dict(zip(TABLE_NAMES, TABLE_NAMES))
+    unreadable, found = {}, {}
+    keys = _KeyValues()
+    # a dataset with a file missing will be refused: then keep nothing, but check everything
+    store = None if any(problem for _path, problem in located.values()) else _DatasetStore()
+    try:
+        for table in LOAD_ORDER:
+            path, problem = located[table]
+            if problem is None:
+                frame, problem = _read_file(path)
+            if problem is not None:
+                unreadable[table] = problem
+                continue
+            frame.attrs["source"] = files[table] = str(path)
+            frame = normalise_table(table, frame)
+            keys.keep(table, frame)
+            found[table] = _table_problems(table, frame, files, keys.get, normalised=True)
+            keys.release_after(table)
+            if store is not None and (unreadable or any(found.values())):
+                store, refused = None, store
+                refused.discard()  # the dataset will be refused: stop copying it into DuckDB
+            if store is not None:
+                store.add(table, frame)
+            del frame
+            pyarrow.default_memory_pool().release_unused()  # hand the table's memory back before the next
+    except BaseException:
+        if store is not None:
+            store.discard()
+        raise
+    problems = [unreadable[table] for table in TABLE_NAMES if table in unreadable]
+    problems += [problem for table in TABLE_NAMES for problem in found.get(table, [])]
     if problems:
         raise DatasetError(problems)
-    return tables
+    return store.finish({table: files[table] for table in TABLE_NAMES})
+
+
+def _folder_not_found(data_dir: Path) -> Problem:
+    return Problem(str(data_dir), None, "folder not found",
+                   "Point the run at the folder that holds the dataset's table files.")
 
 
 def _read_folder(data_dir: Path) -> tuple[dict[str, pd.DataFrame], dict[str, str], list[Problem]]:
     if not data_dir.is_dir():
-        problem = Problem(str(data_dir), None, "folder not found",
-                          "Point the run at the folder that holds the dataset's table files.")
-        return {}, {}, [problem]
+        return {}, {}, [_folder_not_found(data_dir)]
     tables, sources, problems = {}, {}, []
     for table in TABLE_NAMES:
         path, problem = _table_file(data_dir, table)
@@ -199,7 +249,7 @@ def normalise_table(table: str, frame: pd.DataFrame) -> pd.DataFrame:
         if unconvertible.any():
             values = _as_text(frame[name])
         elif name in CODE_FORMATS:
-            values = CODE_FORMATS[name](values)
+            values = _per_distinct_value(CODE_FORMATS[name], values)
         out[name] = values
     extra = {name: frame[name] for name in frame.columns if name not in TABLES[table]["columns"]}
     typed = pd.DataFrame({**out, **extra}, index=frame.index).reset_index(drop=True)
@@ -223,7 +273,8 @@ def _as_text(values: pd.Series) -> pd.Series:
     elif values.dtype == object or not pd.api.types.is_string_dtype(values.dtype):
         values = values.map(_text, na_action="ignore").astype(object)
     text = values.astype(PANDAS_DTYPES["string"]).str.strip()
-    return text.mask(text == "")
+    empty = text == ""
+    return text.mask(empty) if empty.any() else text  # masking copies every value: only when needed
 
 
 def _text(value) -> str:
@@ -284,6 +335,16 @@ _CONVERTERS: dict[str, Callable[[pd.Series], tuple[pd.Series, pd.Series]]] = {
 }
 
 
+def _per_distinct_value(tidy: Callable[[pd.Series], pd.Series], values: pd.Series) -> pd.Series:
+    """``tidy(values)`` for a tidy-up that treats each value on its own, worked out once per distinct value.
+
+    A code column has a handful of distinct values in millions of rows.
+    """
+    positions, distinct = values.factorize()
+    tidied = tidy(pd.Series(distinct, dtype=values.dtype))
+    return pd.Series(tidied.array.take(positions, allow_fill=True), index=values.index, name=values.name)
+
+
 def _digits_only(codes: pd.Series) -> pd.Series:
     return codes.str.fullmatch(r"\d+").fillna(False)
 
@@ -329,6 +390,15 @@ def find_problems(
 ) -> list[Problem]:
     """Every problem in ``tables``, in schema order; an empty list when the dataset is valid."""
     files = _file_names(tables, source or {})
+    key_values: dict[tuple[str, str], pyarrow.Array | None] = {}
+
+    def parent_keys(table: str, column: str) -> pyarrow.Array | None:
+        if (table, column) not in key_values:
+            parent = tables.get(table)
+            key_values[table, column] = (None if parent is None or column not in parent
+                                         else _key_values(_as_text(parent[column])))
+        return key_values[table, column]
+
     problems = []
     for table in TABLE_NAMES:
         if table not in tables:
@@ -336,12 +406,89 @@ def find_problems(
                 problems.append(Problem(files[table], None, "table is missing from the dataset",
                                         f"Provide the {table} table; docs/dataset.md lists its columns."))
             continue
-        frame = tables[table].reset_index(drop=True)
-        problems += _empty_table_problems(table, frame, files[table])
-        problems += _column_problems(table, frame, files[table])
-        problems += _date_order_problems(table, frame, files[table])
-        problems += _reference_problems(table, frame, tables, files)
+        problems += _table_problems(table, tables[table].reset_index(drop=True), files, parent_keys)
     return problems
+
+
+def _table_problems(table: str, frame: pd.DataFrame, files: Mapping[str, str],
+                    parent_keys: Callable[[str, str], pyarrow.Array | None], normalised: bool = False) -> list[Problem]:
+    """Every problem with one table (rows numbered from 0): its rows, columns, dates and references.
+
+    ``parent_keys(table, column)`` gives the values another table's column holds, or None when
+    that table or column is missing (which is reported on its own). ``normalised``: the frame
+    comes from :func:`normalise_table`, so its text columns are already as :func:`_as_text` gives.
+    """
+    file = files[table]
+    return [
+        *_empty_table_problems(table, frame, file),
+        *_column_problems(table, frame, file),
+        *_date_order_problems(table, frame, file),
+        *_reference_problems(table, frame, files, parent_keys, normalised),
+    ]
+
+
+def _load_order() -> tuple[str, ...]:
+    """The tables in schema order, except that a table comes after every table it refers to."""
+    refers_to = {
+        table: {spec["references"].split(".")[0] for spec in TABLES[table]["columns"].values()
+                if spec.get("references")} - {table}
+        for table in TABLE_NAMES
+    }
+    order: list[str] = []
+    while len(order) < len(TABLE_NAMES):
+        ready = [t for t in TABLE_NAMES if t not in order and refers_to[t] <= set(order)]
+        if not ready:
+            raise ValueError(f"dataset_schema.yaml: the references between {set(TABLE_NAMES) - set(order)} form a cycle")
+        order.append(ready[0])
+    return tuple(order)
+
+
+#: The order load_dataset reads the tables in: each table after the tables it refers to, so the
+#: referenced keys are at hand when it is checked and nothing else need stay in pandas.
+LOAD_ORDER: tuple[str, ...] = _load_order()
+
+
+class _KeyValues:
+    """The key columns later tables refer to, kept (as Arrow arrays) only until the last of them is checked."""
+
+    def __init__(self):
+        self._values: dict[tuple[str, str], pyarrow.Array] = {}
+        targets = [(table, column, spec["references"]) for table in LOAD_ORDER
+                   for column, spec in TABLES[table]["columns"].items() if spec.get("references")]
+        self._wanted = {tuple(target.split(".")) for _table, _column, target in targets}
+        self._last_use = {tuple(target.split(".")): table for table, _column, target in targets}
+
+    def keep(self, table: str, frame: pd.DataFrame) -> None:
+        """Keep what later tables refer to in ``frame``, a table from :func:`normalise_table`."""
+        for target_table, column in self._wanted:
+            if target_table == table and column in frame:
+                self._values[table, column] = _key_values(_text_column(table, frame, column, normalised=True))
+
+    def get(self, table: str, column: str) -> pyarrow.Array | None:
+        return self._values.get((table, column))
+
+    def release_after(self, table: str) -> None:
+        for target, last in self._last_use.items():
+            if last == table:
+                self._values.pop(target, None)
+
+
+def _text_column(table: str, frame: pd.DataFrame, column: str, normalised: bool) -> pd.Series:
+    """A column as text, as :func:`_as_text` gives it (which a normalised text column already is)."""
+    if normalised and TABLES[table]["columns"][column]["type"] == "string":
+        return frame[column]
+    return _as_text(frame[column])
+
+
+def _key_values(text: pd.Series) -> pyarrow.Array:
+    """The values of a referenced column (given as text, which is how references are compared)."""
+    return _arrow_text(text.dropna()).combine_chunks()
+
+
+def _arrow_text(text: pd.Series) -> pyarrow.ChunkedArray:
+    """Text values (as :func:`_as_text` gives them) as Arrow large strings, without copying them."""
+    array = pyarrow.Table.from_pandas(text.to_frame(name="text"), preserve_index=False).column(0)
+    return array if array.type == pyarrow.large_string() else array.cast(pyarrow.large_string())
 
 
 def _file_names(tables: Mapping[str, pd.DataFrame], source: Mapping[str, str]) -> dict[str, str]:
@@ -372,10 +519,18 @@ class _Rule:
 
 def _column_problems(table: str, frame: pd.DataFrame, file: str) -> list[Problem]:
     schema, rules = _pandera_schema(table)
+    failures = []
     try:
-        schema.validate(frame, lazy=True)
+        # inplace: the checks only read the frame, and a copy of a national table is gigabytes
+        schema.validate(frame, lazy=True, inplace=True)
     except SchemaErrors as errors:
-        return _problems_from_failures(table, frame, file, errors.failure_cases, rules)
+        failures.append(errors.failure_cases)
+    key = TABLES[table].get("key", [])
+    if len(key) == 1 and key[0] in frame:
+        failures.append(_repeated_key_failures(frame[key[0]]))
+    failures = [cases for cases in failures if len(cases)]
+    if failures:
+        return _problems_from_failures(table, frame, file, pd.concat(failures, ignore_index=True), rules)
     return []
 
 
@@ -384,6 +539,9 @@ def _pandera_schema(table: str) -> tuple[pa.DataFrameSchema, dict[str, _Rule]]:
 
     Columns are checked as given (dtype=None): each typed column has a check that its values
     convert, so a bad value is reported once, by row, rather than as a column of the wrong dtype.
+    A one-column key is checked for repeats by :func:`_repeated_key_failures`, not by pandera,
+    whose check (pandas' ``is_unique``) hashed every key string and took a quarter of the time
+    of loading a national year; its failures are reported exactly as pandera's would be.
     """
     spec = TABLES[table]
     key = spec.get("key", [])
@@ -397,10 +555,45 @@ def _pandera_schema(table: str) -> tuple[pa.DataFrameSchema, dict[str, _Rule]]:
             checks=checks,
             required=True,  # every column must be present; `required` in the schema means non-null
             nullable=not column.get("required"),
-            unique=key == [name],
         )
     unique = key if len(key) > 1 else None
     return pa.DataFrameSchema(columns, unique=unique, strict=False, coerce=False), rules
+
+
+def _repeated_key_failures(values: pd.Series) -> pd.DataFrame:
+    """pandera's failure cases for a one-column key: every row whose (non-missing) value repeats.
+
+    Sorting 64-bit hashes of the values (DuckDB's) finds any that repeat in a fraction of the
+    time and memory of hashing millions of strings into a table; only values whose hash repeats
+    (usually none) are then compared, and the rows holding the repeated ones looked up. Values
+    that Arrow cannot hold (mixed types in an unconverted column) are left to pandas.
+    """
+    try:
+        array = pyarrow.Table.from_pandas(values.to_frame(name="value"), preserve_index=False).column(0)
+    except (pyarrow.ArrowException, TypeError, ValueError):
+        repeated = values.notna() & values.duplicated(keep=False)
+    else:
+        key_values = pyarrow.table({"value": array})  # noqa: F841 (read by the queries below)
+        con = duckdb.connect(config=_duckdb_settings(spill=False))
+        try:
+            hashes = np.sort(con.execute(
+                "SELECT hash(value) AS h FROM key_values WHERE value IS NOT NULL").fetchnumpy()["h"])
+            repeated_hashes = pyarrow.table({"h": np.unique(hashes[1:][hashes[1:] == hashes[:-1]])})  # noqa: F841
+            del hashes
+            found = con.execute(
+                "SELECT value FROM key_values WHERE hash(value) IN (SELECT h FROM repeated_hashes)"
+                " AND value IS NOT NULL GROUP BY value HAVING count(*) > 1"
+            ).fetchall() if len(repeated_hashes) else []
+        finally:
+            con.close()
+        if not found:
+            return pd.DataFrame(columns=["column", "check", "failure_case", "index"])
+        repeats = pyarrow.array([value for (value,) in found], type=array.type)
+        in_repeats = pc.is_in(array, value_set=repeats).to_numpy(zero_copy_only=False)
+        repeated = pd.Series(in_repeats, index=values.index) & values.notna()
+    rows = values[repeated]
+    return pd.DataFrame({"column": values.name, "check": "field_uniqueness",
+                         "failure_case": rows.to_numpy(dtype=object), "index": rows.index})
 
 
 def _column_checks(name: str, column: dict) -> Iterator[tuple[str, Callable, _Rule]]:
@@ -528,19 +721,20 @@ def _date_order_problems(table: str, frame: pd.DataFrame, file: str) -> list[Pro
     return problems
 
 
-def _reference_problems(table: str, frame: pd.DataFrame, tables: Mapping[str, pd.DataFrame],
-                        files: Mapping[str, str]) -> list[Problem]:
+def _reference_problems(table: str, frame: pd.DataFrame, files: Mapping[str, str],
+                        parent_keys: Callable[[str, str], pyarrow.Array | None],
+                        normalised: bool = False) -> list[Problem]:
     problems = []
     for column, spec in TABLES[table]["columns"].items():
         target = spec.get("references")
         if not target or column not in frame:
             continue
         target_table, target_column = target.split(".")
-        parent = tables.get(target_table)
-        if parent is None or target_column not in parent:
+        allowed = parent_keys(target_table, target_column)
+        if allowed is None:
             continue  # the missing table or column is reported on its own
-        values = _as_text(frame[column])
-        unknown = values.notna() & ~_is_in(values, _as_text(parent[target_column]).dropna())
+        values = _text_column(table, frame, column, normalised)
+        unknown = values.notna() & ~_is_in(values, allowed)
         rows = list(frame.index[unknown])
         if not rows:
             continue
@@ -553,9 +747,27 @@ def _reference_problems(table: str, frame: pd.DataFrame, tables: Mapping[str, pd
     return problems
 
 
-def _is_in(values: pd.Series, allowed: pd.Series) -> pd.Series:
-    # pandas' isin on str columns converts every allowed value one by one; object columns hash
-    return values.astype(object).isin(allowed.astype(object))
+def _is_in(values: pd.Series, allowed: pyarrow.Array) -> pd.Series:
+    """Whether each text value (as :func:`_as_text` gives them) is one of ``allowed``; missing is not.
+
+    DuckDB first counts the present values that are not allowed (a parallel anti-join, much
+    faster than hashing the allowed values in Arrow); only when there are some is each value
+    looked up, to say which rows they are on.
+    """
+    text = _arrow_text(values)
+    checked, known = pyarrow.table({"value": text}), pyarrow.table({"value": allowed})  # noqa: F841
+    con = duckdb.connect(config=_duckdb_settings(spill=False))
+    try:
+        (unknown,), = con.execute(
+            "SELECT count(*) FROM checked ANTI JOIN known ON checked.value = known.value"
+            " WHERE checked.value IS NOT NULL"
+        ).fetchall()
+    finally:
+        con.close()
+    if not unknown:
+        return values.notna()
+    found = pc.is_in(text, value_set=allowed).fill_null(False)
+    return pd.Series(found.to_numpy(zero_copy_only=False), index=values.index)
 
 
 # --- describing rows ------------------------------------------------------------------------
@@ -613,14 +825,148 @@ def _is_missing(value) -> bool:
         return False
 
 
-# --- handing over to Ibis -------------------------------------------------------------------
+# --- the loaded dataset and handing over to Ibis ----------------------------------------------
+
+#: The most memory DuckDB may use for the dataset's tables and the queries on them; beyond it
+#: DuckDB spills to a temporary folder of its own (its default limit is 80% of the machine's RAM,
+#: which let a national year reach 10 GB). The environment variable ``IAPT_DUCKDB_MEMORY_LIMIT``
+#: (a DuckDB size such as "6GB") overrides it for a machine with more or less memory.
+DUCKDB_MEMORY_LIMIT = "3GB"
+
+
+def _duckdb_settings(spill: bool = True) -> dict[str, str]:
+    settings = {"memory_limit": os.environ.get("IAPT_DUCKDB_MEMORY_LIMIT") or DUCKDB_MEMORY_LIMIT}
+    if spill:
+        # a private folder, not DuckDB's default ".tmp" in whatever the working directory is
+        settings["temp_directory"] = tempfile.mkdtemp(prefix="iapt-report-duckdb-")
+    return settings
+
+
+def _copy_into(backend: ibis.BaseBackend, table: str, frame: pd.DataFrame) -> None:
+    """Copy a frame into a DuckDB backend as a table, with the column types ``create_table`` gives.
+
+    Straight from Arrow (dates as microsecond timestamps, as Ibis would make them), so that
+    nothing else keeps the frame's data alive once the copy is made.
+    """
+    arrow = pyarrow.Table.from_pandas(frame, preserve_index=False)
+    types = [pyarrow.timestamp("us") if pyarrow.types.is_timestamp(f.type) and f.type.tz is None else f.type
+             for f in arrow.schema]
+    arrow = arrow.cast(pyarrow.schema([f.with_type(t) for f, t in zip(arrow.schema, types)]))
+    con = backend.con
+    con.register("_iapt_incoming", arrow)
+    try:
+        con.execute(f'CREATE OR REPLACE TABLE "{table}" AS SELECT * FROM _iapt_incoming')
+    finally:
+        con.unregister("_iapt_incoming")
+
+
+class _DatasetStore:
+    """Where :func:`load_dataset` puts each valid table: a DuckDB database compressed in memory.
+
+    An in-memory DuckDB database compresses its tables only when it is checkpointed: a national
+    year then takes under 1 GB instead of 4 GB, so the pathway and measure queries need not
+    spill. A checkpoint costs time (compressing text is most of it, and about the same whether
+    done per table or for several), so the store checkpoints once the tables copied since the
+    last checkpoint reach :attr:`COMPRESS_AFTER_BYTES`, and once at the end. An older DuckDB
+    without in-memory compression keeps the tables as they are.
+    """
+
+    DATABASE = "iapt_dataset"
+    #: pandas bytes of uncompressed tables that may wait for the next checkpoint
+    COMPRESS_AFTER_BYTES = 500_000_000
+
+    def __init__(self):
+        self.backend = duckdb_backend()
+        self.dtypes: dict[str, pd.Series] = {}
+        self._uncompressed = 0
+        try:
+            self.backend.con.execute(f"ATTACH ':memory:' AS {self.DATABASE} (COMPRESS)")
+        except duckdb.Error:
+            self._compressed = False
+        else:
+            self.backend.con.execute(f"USE {self.DATABASE}")
+            self._compressed = True
+
+    def add(self, table: str, frame: pd.DataFrame) -> None:
+        _copy_into(self.backend, table, frame)
+        self.dtypes[table] = frame.dtypes
+        self._uncompressed += int(frame.memory_usage(index=False).sum())
+        if self._uncompressed >= self.COMPRESS_AFTER_BYTES:
+            self._compress()
+
+    def _compress(self) -> None:
+        if self._compressed and self._uncompressed:
+            self.backend.con.execute(f"CHECKPOINT {self.DATABASE}")
+        self._uncompressed = 0
+
+    def finish(self, sources: Mapping[str, str]) -> Dataset:
+        """The loaded dataset, every table compressed."""
+        self._compress()
+        return Dataset(self.backend, sources, self.dtypes)
+
+    def discard(self) -> None:
+        self.backend.disconnect()
+
+
+def duckdb_backend() -> ibis.BaseBackend:
+    """A new in-memory DuckDB backend whose memory is bounded by :data:`DUCKDB_MEMORY_LIMIT`.
+
+    What does not fit is spilled to a temporary folder, removed when the backend is discarded.
+    """
+    settings = _duckdb_settings()
+    backend = ibis.duckdb.connect(**settings)
+    weakref.finalize(backend, shutil.rmtree, settings["temp_directory"], ignore_errors=True)
+    return backend
+
+
+class Dataset(Mapping[str, pd.DataFrame]):
+    """A validated dataset, held in an in-memory DuckDB database rather than in pandas.
+
+    It reads as a mapping of table name to the typed frame :func:`read_tables` would give (built
+    from DuckDB on each access, so take a table once and keep it if it is used repeatedly);
+    :func:`connect` hands its tables to Ibis without copying them. ``sources`` names the file
+    each table was read from.
+    """
+
+    def __init__(self, backend: ibis.BaseBackend, sources: Mapping[str, str], dtypes: Mapping[str, pd.Series]):
+        self.backend = backend
+        self.sources = dict(sources)
+        self._dtypes = dict(dtypes)
+
+    def __getitem__(self, table: str) -> pd.DataFrame:
+        if table not in self._dtypes:
+            raise KeyError(table)
+        arrow = self.backend.table(table).to_pyarrow()
+        # whole numbers as Int64 straight from Arrow, so that none pass through float64
+        frame = arrow.to_pandas(types_mapper={pyarrow.int64(): pd.Int64Dtype()}.get)
+        frame = frame.astype(self._dtypes[table].to_dict())
+        frame.attrs["source"] = self.sources[table]
+        return frame
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._dtypes)
+
+    def __len__(self) -> int:
+        return len(self._dtypes)
+
+    def tables(self) -> dict[str, ibis.Table]:
+        """Every table as an Ibis table of :attr:`backend`."""
+        return {name: self.backend.table(name) for name in self._dtypes}
+
 
 def connect(tables: Mapping[str, pd.DataFrame], con: ibis.BaseBackend | None = None) -> dict[str, ibis.Table]:
-    """The frames as tables of an Ibis backend: ``con``, or a new in-memory DuckDB when None.
+    """The tables as tables of an Ibis backend: ``con``, or else a new DuckDB (see :func:`duckdb_backend`).
 
-    Each frame is copied into the backend under its table name, replacing any table of that name.
+    A :class:`Dataset` from :func:`load_dataset` is already in DuckDB: without ``con`` its own
+    tables are handed over as they are. Anything else (frames, or a Dataset given another
+    ``con``) is copied into the backend table by table, replacing any table of the same name.
     """
-    con = ibis.duckdb.connect() if con is None else con
+    if isinstance(tables, Dataset):
+        if con is None or con is tables.backend:
+            return tables.tables()
+        return {name: con.create_table(name, tables.backend.table(name).to_pyarrow(), overwrite=True)
+                for name in tables}
+    con = duckdb_backend() if con is None else con
     return {name: con.create_table(name, frame, overwrite=True) for name, frame in tables.items()}
 
 

@@ -81,7 +81,11 @@ class MeasureEngine:
 
     def __init__(self, tables: dict[str, ibis.Table]):
         self.tables = tables
-        self.pathways = derive_pathways(tables).cache()
+        self.registry = load_registry()
+        # only the columns the measures read are kept (cached in the backend), not every derived field
+        pathways = derive_pathways(tables)
+        wanted = _pathway_columns(self.registry)
+        self.pathways = pathways.select(*[c for c in pathways.columns if c in wanted]).cache()
         geography = self.pathways.select(PATHWAY_KEY, *GEOGRAPHY_COLUMNS)
         contacts = tables["IDS201CareContact"]
         self.appointments = (
@@ -93,7 +97,6 @@ class MeasureEngine:
         self.internet_logs = tables["IDS205InternetTherLog"].join(geography, PATHWAY_KEY).select(
             "UniqueID_IDS205", "EndDateIntEnabledTherLog", *GEOGRAPHY_COLUMNS
         )
-        self.registry = load_registry()
 
     def compute(
         self,
@@ -116,27 +119,33 @@ class MeasureEngine:
             breakdowns = period.kind == "year"
         frames = [self._compute_breakdown(period, levels, None, None)]
         if breakdowns:
-            for variable_type, groupings in BREAKDOWNS.items():
-                for var_a, var_b in groupings:
-                    frames.append(
-                        self._compute_breakdown(period, breakdown_levels or levels, variable_type, (var_a, var_b))
-                    )
+            # the breakdown labels are worked out once, for the pathways in the period, and kept
+            # while every breakdown is aggregated from them
+            with self._labelled_pathways(period).cache() as labelled:
+                for variable_type, groupings in BREAKDOWNS.items():
+                    for var_a, var_b in groupings:
+                        frames.append(self._compute_breakdown(
+                            period, breakdown_levels or levels, variable_type, (var_a, var_b), labelled
+                        ))
         table = pd.concat(frames, ignore_index=True)
         table.insert(0, "REPORTING_PERIOD_START", period.start.isoformat())
         table.insert(1, "REPORTING_PERIOD_END", period.end.isoformat())
         return _sorted(table[MEASURE_COLUMNS], levels)
 
     # --- one breakdown (or the totals) at every level --------------------------------------
-    def _compute_breakdown(self, period, levels, variable_type, grouping) -> pd.DataFrame:
+    def _compute_breakdown(self, period, levels, variable_type, grouping, labelled=None) -> pd.DataFrame:
         """Every level from one aggregation per unit at the finest grain (sub-ICB x provider).
 
         Counts, sums, maxima and minima roll up exactly; a mean rolls up as sum / count. A
-        median does not, so medians get their own (small) query per level.
+        median does not, so medians get their own (small) query per level. ``labelled``: the
+        pathways with their breakdown labels (:meth:`_labelled_pathways`), for a breakdown.
         """
         measures = [m for m in self.registry if variable_type is None or m.breakdowns]
         direct = [m for m in measures if m.statistic != "percentage"]
+        if variable_type and labelled is None:
+            labelled = self._labelled_pathways(period)
         units = {
-            "pathway": self._pathways_for(period) if variable_type else self.pathways,
+            "pathway": labelled if variable_type else self.pathways,
             "appointment": self.appointments,
             "internet_log": self.internet_logs,
         }
@@ -166,6 +175,11 @@ class MeasureEngine:
                 wide = result if wide is None else _merge_wide(wide, result, keys)
             frames.append(_to_long(wide, level, variable_type, measures))
         return pd.concat(frames, ignore_index=True)
+
+    def _labelled_pathways(self, period: Period) -> ibis.Table:
+        """The pathways any breakdown measure counts in ``period``, with their breakdown labels."""
+        measures = [m for m in self.registry if m.breakdowns and m.unit == "pathway" and m.statistic != "percentage"]
+        return _in_period_rows(self._pathways_for(period), measures, period)
 
     def _pathways_for(self, period: Period) -> ibis.Table:
         """Pathways with the annual breakdown labels (age is at the end of the period)."""
@@ -206,6 +220,34 @@ def _with_variable_columns(table: ibis.Table, variable_type: str, grouping) -> i
         return table.mutate(VARIABLE_A=table[var_a], VARIABLE_B=table[var_b])
     two_level = any(b for _, b in BREAKDOWNS[variable_type])
     return table.mutate(VARIABLE_A=table[var_a], VARIABLE_B=ibis.literal(ALL if two_level else ""))
+
+
+#: The pathway columns the breakdown labels are made from (see MeasureEngine._pathways_for).
+BREAKDOWN_SOURCES = ["PersonBirthDate", "Gender", "EthnicCategory", "IndicesOfDeprivationDecile",
+                     "ProblemDescriptor", "ProblemDescriptorDetail"]
+
+
+def _pathway_columns(registry) -> set[str]:
+    """The pathway columns the measures read: keys, geography, breakdown sources, events, conditions, values."""
+    columns = {PATHWAY_KEY, *GEOGRAPHY_COLUMNS, *BREAKDOWN_SOURCES}
+    for m in registry:
+        if m.unit != "pathway":
+            continue
+        columns |= {m.cohort.event, *_condition_columns(m.cohort.where), *_condition_columns(m.where)}
+        if m.value:
+            columns.add(m.value)
+    return columns
+
+
+def _condition_columns(where: dict) -> set[str]:
+    columns = set()
+    for column, rule in where.items():
+        if column == "any_of":
+            for alternative in rule:
+                columns |= _condition_columns(alternative)
+        else:
+            columns.add(column)
+    return columns
 
 
 def compute_measures(tables: dict[str, ibis.Table], period: Period | str, **options) -> pd.DataFrame:
@@ -363,10 +405,9 @@ def _to_long(wide: pd.DataFrame, level: GeographyLevel, variable_type: str | Non
     long = frame.join(values).melt(
         id_vars=list(frame.columns), var_name="MEASURE_ID", value_name="MEASURE_VALUE"
     )
-    by_id = {m.id: m for m in measures}
-    long["MEASURE_NAME"] = long["MEASURE_ID"].map(lambda i: by_id[i].name)
-    long["STATISTIC"] = long["MEASURE_ID"].map(lambda i: by_id[i].statistic)
-    long["BASE_MEASURE_ID"] = long["MEASURE_ID"].map(lambda i: by_id[i].base_measure_id or "")
+    long["MEASURE_NAME"] = long["MEASURE_ID"].map({m.id: m.name for m in measures})
+    long["STATISTIC"] = long["MEASURE_ID"].map({m.id: m.statistic for m in measures})
+    long["BASE_MEASURE_ID"] = long["MEASURE_ID"].map({m.id: m.base_measure_id or "" for m in measures})
     return long
 
 
@@ -377,7 +418,7 @@ def _sorted(table: pd.DataFrame, levels: list[str]) -> pd.DataFrame:
     key = pd.DataFrame(
         {
             "level": table["GROUP_TYPE"].map(level_order),
-            "variable": table["VARIABLE_TYPE"].map(lambda v: -1 if v == "Total" else list(BREAKDOWNS).index(v)),
+            "variable": table["VARIABLE_TYPE"].map({"Total": -1, **{v: i for i, v in enumerate(BREAKDOWNS)}}),
             "org1": table["ORG_CODE1"].astype(str),
             "org2": table["ORG_CODE2"].astype(str),
             "a": table["VARIABLE_A"].astype(str),

@@ -189,7 +189,12 @@ def chosen_problem_descriptor(complaints: ibis.Table) -> ibis.Table:
 # --- scores and outcomes --------------------------------------------------------------------
 
 def first_and_last_scores(scores: ibis.Table, spans: ibis.Table) -> ibis.Table:
-    """``<Instrument>_FirstScore`` and ``_LastScore`` per pathway; the last only when paired."""
+    """``<Instrument>_FirstScore`` and ``_LastScore`` per pathway; the last only when paired.
+
+    First and last go by date, then by ``UniqueID_IDS606``. Each is one aggregate per pathway
+    and instrument (the score of the row that sorts first, or last) rather than a ranking of
+    every score, which over a national year's scores took most of the derivation's time.
+    """
     known = instruments()
     instrument = ibis.cases(
         *[(scores.CodedAssToolType.strip() == row["snomed_code"], name) for name, row in known.items()],
@@ -197,23 +202,21 @@ def first_and_last_scores(scores: ibis.Table, spans: ibis.Table) -> ibis.Table:
     )
     joined = scores.mutate(instrument=instrument).join(spans, PATHWAY_KEY)
     joined = joined.filter(joined.instrument.notnull(), _in_span(joined.AssToolCompDate, joined))
-    window = dict(group_by=[PATHWAY_KEY, "instrument"])
-    ranked = joined.mutate(
-        first_rank=ibis.row_number().over(**window, order_by=[joined.AssToolCompDate, joined.UniqueID_IDS606]),
-        last_rank=ibis.row_number().over(
-            **window, order_by=[ibis.desc(joined.AssToolCompDate), ibis.desc(joined.UniqueID_IDS606)]
-        ),
-        times_recorded=_.count().over(**window),
+    recorded = ibis.struct({"date": joined.AssToolCompDate, "id": joined.UniqueID_IDS606})
+    per_instrument = joined.group_by([PATHWAY_KEY, "instrument"]).aggregate(
+        first_score=joined.PersScore.argmin(recorded),
+        last_score=joined.PersScore.argmax(recorded),
+        times_recorded=joined.count(),
     )
     aggregates = {}
     for name in known:
         column = _score_prefix(name)
-        this = ranked.instrument == name
-        aggregates[f"{column}_FirstScore"] = ranked.PersScore.max(where=this & (ranked.first_rank == 0))
-        aggregates[f"{column}_LastScore"] = ranked.PersScore.max(
-            where=this & (ranked.last_rank == 0) & (ranked.times_recorded >= 2)
+        this = per_instrument.instrument == name
+        aggregates[f"{column}_FirstScore"] = per_instrument.first_score.max(where=this)
+        aggregates[f"{column}_LastScore"] = per_instrument.last_score.max(
+            where=this & (per_instrument.times_recorded >= 2)
         )
-    return ranked.group_by(PATHWAY_KEY).aggregate(**aggregates)
+    return per_instrument.group_by(PATHWAY_KEY).aggregate(**aggregates)
 
 
 def _score_prefix(instrument: str) -> str:
