@@ -223,3 +223,29 @@ def test_quarto_renders_the_same_sources(synthetic_data, tmp_path):
     assert report.error is None and report.renderer == "quarto"
     values = published(tmp_path / "monthly" / "2020-09" / "England")
     assert format_for_text(values["M001"], "count") in html_text(tmp_path / "monthly" / "2020-09" / "England" / "report.html")
+
+
+def test_trend_months_are_computed_only_for_england_and_the_reports_levels():
+    """A provider's monthly report needs provider trends; the other levels are computed once only."""
+    from iapt_report.build import _measures_for
+    from iapt_report.measures import MEASURE_COLUMNS
+    from iapt_report.periods import Period
+
+    class RecordingEngine:
+        def __init__(self):
+            self.calls = []
+
+        def compute(self, period, levels=None, breakdowns=None):
+            self.calls.append((period.label, levels))
+            row = dict.fromkeys(MEASURE_COLUMNS, "")
+            rows = [dict(row, GROUP_TYPE="England", ORG_CODE1="England"),
+                    dict(row, GROUP_TYPE="ICB", ORG_CODE1="QX1"),
+                    dict(row, GROUP_TYPE="Provider", ORG_CODE2=PROVIDER)]
+            return pd.DataFrame(rows, columns=MEASURE_COLUMNS)
+
+    engine = RecordingEngine()
+    config = BuildConfig(kind="monthly", periods=["2020-09"], orgs=["England", PROVIDER], trend_months=3)
+    measures = _measures_for(engine, Period.parse("2020-09"), config)
+    assert engine.calls == [("2020-09", None), ("2020-08", ["England", "Provider"]),
+                            ("2020-07", ["England", "Provider"])]
+    assert len(measures) == 9

@@ -24,7 +24,7 @@ from tqdm import tqdm
 from .dataset import SYNTHETIC_MARKER, connect, load_dataset
 from .disclosure import apply_disclosure, disclosure_rule_text
 from .exports import file_sha256, input_hashes, publication_table, staged_folder, write_csv, write_manifest
-from .measures import MeasureEngine
+from .measures import LEVELS, MeasureEngine
 from .published import PublishedFileError, published_periods, read_published
 from .periods import Period
 from .registry import measure_metadata
@@ -155,9 +155,13 @@ def _measures_for(engine: MeasureEngine, period: Period, config: BuildConfig) ->
     """The report period (every level, breakdowns for a year) and, for months, the trend months."""
     frames = [engine.compute(period)]
     if period.kind == "month" and config.trend_months > 1:
-        months = _previous_months(period, config.trend_months - 1)
-        for month in months:
-            frames.append(engine.compute(month, breakdowns=False))
+        # trends are drawn for England and the reports' own organisations: only their levels
+        current = frames[0]
+        org_levels = current.loc[current.ORG_CODE1.isin(config.orgs) | current.ORG_CODE2.isin(config.orgs),
+                                 "GROUP_TYPE"].unique().tolist()
+        levels = [level for level in LEVELS if level == ENGLAND or level in org_levels]
+        for month in _previous_months(period, config.trend_months - 1):
+            frames.append(engine.compute(month, levels=levels, breakdowns=False))
     return pd.concat(frames, ignore_index=True)
 
 
