@@ -79,6 +79,9 @@ def test_group_types_old_new_and_combined():
     assert map_group_type("CCG") == "SubICB" and map_group_type("SubICB") == "SubICB"
     assert map_group_type("SubICB/Provider") == "SubICB/Provider"
     assert map_group_type("CCG/Provider") == "SubICB/Provider"
+    assert map_group_type("Sub-ICB") == "SubICB" and map_group_type("Sub ICB Location") == "SubICB"
+    assert map_group_type("Sub-ICB/Provider") == "SubICB/Provider"
+    assert map_group_type("SubICB - Provider") == "SubICB/Provider"
     assert map_group_type("Something new") == "Something new"  # kept as given
 
 
@@ -146,6 +149,82 @@ def test_annual_tidy_layout_hand_written(tmp_path):
     assert (table.VARIABLE_A.iloc[0], table.VARIABLE_B.iloc[0]) == ("", "")
     assert (table.VARIABLE_A.iloc[2], table.VARIABLE_B.iloc[2]) == ("Female", "")
     assert table.COUNTS.unique().tolist() == ["referrals"]
+
+
+def test_monthly_csv_in_windows_1252_zipped_and_with_times_in_dates(tmp_path):
+    """Files a user downloads: an older Windows-1252 export, a zipped CSV, dates with a time."""
+    import zipfile
+
+    body = ("1/6/2021 00:00,30/06/2021 00:00,Provider,all,all CCGs,RX4,ST JOHN\u2019S TRUST,M001,"
+            "Count_ReferralsReceived,1234\n")
+    legacy = tmp_path / "cp1252.csv"
+    legacy.write_bytes((HEADER.format(value="MEASURE_VALUE") + body).encode("cp1252"))
+    table = read_published(legacy)
+    assert table.ORG_NAME2.tolist() == ["ST JOHN\u2019S TRUST"]
+    assert (table.REPORTING_PERIOD_START.iloc[0], table.REPORTING_PERIOD_END.iloc[0]) == ("2021-06-01", "2021-06-30")
+    assert published_periods(legacy) == ["2021-06"]
+
+    zipped = tmp_path / "month.zip"
+    with zipfile.ZipFile(zipped, "w") as archive:
+        archive.writestr("month.csv", HEADER.format(value="MEASURE_VALUE_SUPPRESSED") + body)
+    assert detect_layout(zipped) == "monthly_csv"
+    assert read_published(zipped).MEASURE_VALUE.tolist() == [1234]
+
+
+def _annual_frame(rows, period="2017-18", start="2017-04-01", end="2018-03-31") -> pd.DataFrame:
+    frame = pd.DataFrame(rows, columns=["org_type", "org_code", "org_name", "variable_type", "variable_a",
+                                        "variable_b", "measure_name", "measure_statistic", "value"])
+    frame.insert(0, "reporting_period", period)
+    frame.insert(1, "start_date", pd.Timestamp(start).date())
+    frame.insert(2, "end_date", pd.Timestamp(end).date())
+    return frame
+
+
+def test_annual_measure_not_met_before_is_left_out_with_a_warning(tmp_path):
+    from iapt_report.published import PublishedDataWarning
+
+    rows = [("England", "All", "All", "Total", "NULL", "NULL", "referrals_received", "count", "1000"),
+            ("England", "All", "All", "Total", "NULL", "NULL", "a_new_measure", "count", "7"),
+            ("England", "All", "All", "Gender", "Female", "NULL", "recovery", "percentage", "51.5")]
+    path = tmp_path / "annual.parquet"
+    _annual_frame(rows).to_parquet(path, index=False)
+    with pytest.warns(PublishedDataWarning, match="a_new_measure"):
+        table = read_published(path)
+    assert table.MEASURE_ID.tolist() == ["M001", "M192"]
+    assert table.MEASURE_VALUE.tolist() == [1000, 51.5]
+    assert (table.VARIABLE_TYPE.iloc[1], table.VARIABLE_A.iloc[1]) == ("Gender", "Female")
+
+    only_new = tmp_path / "new.parquet"
+    _annual_frame(rows[1:2]).to_parquet(only_new, index=False)
+    with pytest.raises(PublishedFileError, match="published_measure_map.csv"):
+        read_published(only_new)
+
+
+def test_tidy_layouts_read_the_same_from_csv_as_from_parquet(tmp_path):
+    rows = [("England", "All", "All", "Total", "NULL", "NULL", "referrals_received", "count", "1439957"),
+            ("STP", "E54000001", "AN STP", "Total", "NULL", "NULL", "recovery", "percentage", "*"),
+            ("Provider", "RX4", "A TRUST", "Ethnic Group", "White", "All", "improvement", "percentage", "66")]
+    frame = _annual_frame(rows)
+    frame.to_parquet(tmp_path / "annual.parquet", index=False)
+    frame.to_csv(tmp_path / "annual.csv", index=False)
+    from_parquet = read_published(tmp_path / "annual.parquet", orgs=["RX4"])
+    from_csv = read_published(tmp_path / "annual.csv", orgs=["RX4"])
+    pd.testing.assert_frame_equal(from_csv, from_parquet)
+    assert from_csv.GROUP_TYPE.tolist() == ["England", "Provider"]
+    assert published_periods(tmp_path / "annual.csv") == ["2017-18"]
+
+    monthly = pd.DataFrame({
+        "reporting_period": ["2021-06"] * 3, "start_date": ["01/06/2021"] * 3, "end_date": ["30/06/2021"] * 3,
+        "group_type": ["England", "Provider", "Provider"], "org_code1": ["all"] * 3,
+        "org_name1": ["all"] * 3, "org_code2": ["all", "RX4", "RX9"], "org_name2": ["all", "A TRUST", "B TRUST"],
+        "measure_id": ["M001"] * 3, "measure_name": ["Count_ReferralsReceived"] * 3,
+        "measure_statistic": ["count"] * 3, "value": ["140000", "", "35"]})
+    monthly.to_csv(tmp_path / "monthly.csv", index=False)
+    assert detect_layout(tmp_path / "monthly.csv") == "tidy_monthly"
+    table = read_published(tmp_path / "monthly.csv")
+    assert table.REPORTING_PERIOD_START.unique().tolist() == ["2021-06-01"]
+    assert table.SUPPRESSED.tolist() == [False, True, False]  # blank below England is suppressed, never 0
+    assert table.MEASURE_VALUE.iloc[[0, 2]].tolist() == [140000, 35]
 
 
 def test_annual_measure_map_uses_registry_ids_where_they_exist():

@@ -31,12 +31,14 @@ from __future__ import annotations
 
 import csv
 import io
+import warnings
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow
 import pyarrow.parquet as pq
 
 from .measures import MEASURE_COLUMNS
@@ -82,6 +84,10 @@ VARIABLE_TYPES = {"Problem Descriptor": "Presenting Complaint", "IMD Decile": "I
 
 class PublishedFileError(ValueError):
     """A published file this package cannot read; the message names what was expected and found."""
+
+
+class PublishedDataWarning(UserWarning):
+    """Part of a published file was left out (the warning says which part and why)."""
 
 
 # --- entry point ---------------------------------------------------------------------------------
@@ -133,7 +139,7 @@ def published_periods(path: str | Path) -> list[str]:
         ends = _parse_dates(table["REPORTING_PERIOD_END"], path).drop_duplicates()
         return sorted({_label(s, e) for s, e in zip(starts, ends)})
     column = _actual_columns(path, ["reporting_period"])["reporting_period"]
-    values = pq.read_table(path, columns=[column]).column(0).unique().to_pylist()
+    values = _read_tidy_table(path, [column]).column(0).unique().to_pylist()
     return sorted(str(v) for v in values if v is not None)
 
 
@@ -181,27 +187,42 @@ def statistic_from_name(name: str, measure_id: str = "") -> str:
 def _parse_dates(values: pd.Series, path: Path) -> pd.Series:
     """ISO (``2025-06-01``) or day-first (``01/05/2023``) dates, as ``datetime.date``."""
     text = values.astype(str).str.strip()
-    slash = text.str.contains("/")
+    day = text.str.split(r"[ T]", n=1, regex=True).str[0]  # "01/06/2021 00:00:00" -> "01/06/2021"
+    slash = day.str.contains("/")
     parsed = pd.Series(pd.NaT, index=text.index, dtype="datetime64[ns]")
-    parsed[~slash] = pd.to_datetime(text[~slash].str.slice(0, 10), format="%Y-%m-%d", errors="coerce")
-    parsed[slash] = pd.to_datetime(text[slash].str.slice(0, 10), format="%d/%m/%Y", errors="coerce")
+    parsed[~slash] = pd.to_datetime(day[~slash], format="%Y-%m-%d", errors="coerce")
+    parsed[slash] = pd.to_datetime(day[slash], format="%d/%m/%Y", errors="coerce")
     bad = text[parsed.isna()]
     if len(bad):
         raise PublishedFileError(f"{path}: dates must be yyyy-mm-dd or dd/mm/yyyy; found {bad.iloc[0]!r}")
     return parsed.dt.date
 
 
+def _dates(values: pd.Series, path: Path) -> pd.Series:
+    """Dates of a tidy file: typed in Parquet, text (ISO or day-first) in a CSV."""
+    if pd.api.types.is_object_dtype(values) or pd.api.types.is_string_dtype(values):
+        if all(isinstance(v, str) for v in values.head(100)):
+            return _parse_dates(values, path)
+    return pd.to_datetime(values).dt.date
+
+
 def map_group_type(value: str) -> str:
     """The project's GROUP_TYPE for a published one; combinations keep their parts' order."""
     text = str(value).strip()
-    parts = [p for p in text.replace("-", "/").split("/")]
-    mapped = [GROUP_TYPES.get(p.replace(" ", "").replace("_", "").lower()) for p in parts]
-    if all(mapped):
-        return "/".join(mapped)
+
+    def mapped(part: str) -> str | None:
+        return GROUP_TYPES.get(part.replace(" ", "").replace("_", "").replace("-", "").lower())
+
+    if mapped(text):  # "Sub-ICB", "Sub ICB Location"
+        return mapped(text)
+    for separator in ("/", "-"):  # "CCG/Provider", "SubICB - Provider"
+        parts = [mapped(part) for part in text.split(separator)]
+        if len(parts) > 1 and all(parts):
+            return "/".join(parts)
     return text
 
 
-# --- the tidy Parquet files ---------------------------------------------------------------------
+# --- the tidy files (Parquet, or the same columns in a CSV) ---------------------------------------
 
 def _read_tidy_monthly(path: Path, *, periods, orgs, totals_only) -> pd.DataFrame:
     names = _actual_columns(path, TIDY_MONTHLY_COLUMNS + ["measure_name"])
@@ -210,11 +231,11 @@ def _read_tidy_monthly(path: Path, *, periods, orgs, totals_only) -> pd.DataFram
         org_alternatives=[[(names["group_type"], "==", "England")], [(names["org_code1"], "in", orgs)],
                           [(names["org_code2"], "in", orgs)]] if orgs else None,
     )
-    raw = pq.read_table(path, columns=list(dict.fromkeys(names.values())), filters=filters).to_pandas()
+    raw = _read_tidy_table(path, list(dict.fromkeys(names.values())), filters).to_pandas()
     raw.columns = [c.lower() for c in raw.columns]
     table = pd.DataFrame({
-        "REPORTING_PERIOD_START": pd.to_datetime(raw["start_date"]).dt.date.map(date.isoformat),
-        "REPORTING_PERIOD_END": pd.to_datetime(raw["end_date"]).dt.date.map(date.isoformat),
+        "REPORTING_PERIOD_START": _dates(raw["start_date"], path).map(date.isoformat),
+        "REPORTING_PERIOD_END": _dates(raw["end_date"], path).map(date.isoformat),
         "GROUP_TYPE": raw["group_type"].map(map_group_type),
         "ORG_CODE1": raw["org_code1"], "ORG_NAME1": raw["org_name1"],
         "ORG_CODE2": raw["org_code2"], "ORG_NAME2": raw["org_name2"],
@@ -223,10 +244,20 @@ def _read_tidy_monthly(path: Path, *, periods, orgs, totals_only) -> pd.DataFram
         "PUBLISHED_NAME": raw.get("measure_name", pd.Series("", index=raw.index)),
         "STATISTIC": raw["measure_statistic"].str.lower(),
         # the tidy monthly file stores suppressed cells as nulls: below England they are suppressed
-        "RAW_VALUE": [_number_text(v) if v == v and v is not None else (
-            "" if g == "England" else SUPPRESSED_MARKER) for v, g in zip(raw["value"], raw["group_type"])],
+        "RAW_VALUE": [_tidy_monthly_value(v, g) for v, g in zip(raw["value"], raw["group_type"])],
     })
     return table
+
+
+def _tidy_monthly_value(value, group_type: str) -> str:
+    """The tidy monthly file stores suppressed cells as nulls: below England a null is suppressed."""
+    if isinstance(value, str):
+        value = _blank(value) or None
+        if value is not None and value != SUPPRESSED_MARKER:
+            return value
+    if value is None or value != value:
+        return "" if group_type == "England" else SUPPRESSED_MARKER
+    return value if value == SUPPRESSED_MARKER else _number_text(value)
 
 
 def _read_tidy_annual(path: Path, *, periods, orgs, totals_only) -> pd.DataFrame:
@@ -236,8 +267,21 @@ def _read_tidy_annual(path: Path, *, periods, orgs, totals_only) -> pd.DataFrame
         org_alternatives=[[(names["org_type"], "==", "England")], [(names["org_code"], "in", orgs)]] if orgs else None,
         totals=(names["variable_type"], "Total") if totals_only else None,
     )
-    raw = pq.read_table(path, columns=list(names.values()), filters=filters).to_pandas()
+    raw = _read_tidy_table(path, list(names.values()), filters).to_pandas()
     raw.columns = [c.lower() for c in raw.columns]
+    mapping = annual_measure_map()
+    keys = list(zip(raw["measure_name"].astype(str).str.strip(), raw["measure_statistic"].astype(str).str.strip()))
+    unknown = sorted({k for k in keys if k not in mapping})
+    if unknown:
+        message = (f"{path}: annual measures not in reference/published_measure_map.csv: {unknown}; "
+                   "add a row for each (measure_name, measure_statistic) -> measure_id")
+        if len(unknown) == len(set(keys)):
+            raise PublishedFileError(message)
+        # a later or earlier year may publish a measure this package has not met: the rest is usable
+        warnings.warn(message + "; they are left out", PublishedDataWarning, stacklevel=4)
+        known = np.array([k in mapping for k in keys])
+        raw = raw[known].reset_index(drop=True)
+        keys = [k for k in keys if k in mapping]
     group_type = raw["org_type"].map(map_group_type)
     provider = group_type == "Provider"
     england = group_type == "England"
@@ -245,16 +289,10 @@ def _read_tidy_annual(path: Path, *, periods, orgs, totals_only) -> pd.DataFrame
     name = raw["org_name"].astype(str).str.strip()
     variable_type = raw["variable_type"].fillna("Total").astype(str).str.strip().replace(VARIABLE_TYPES)
     variable_a, variable_b = _annual_variables(variable_type, raw["variable_a"], raw["variable_b"])
-    mapping = annual_measure_map()
-    keys = list(zip(raw["measure_name"].astype(str).str.strip(), raw["measure_statistic"].astype(str).str.strip()))
-    unknown = sorted({k for k in keys if k not in mapping})
-    if unknown:
-        raise PublishedFileError(f"{path}: annual measures not in reference/published_measure_map.csv: {unknown}; "
-                                 "add a row for each (measure_name, measure_statistic) -> measure_id")
-    start = pd.to_datetime(raw["start_date"]).dt.date
+    start = _dates(raw["start_date"], path)
     table = pd.DataFrame({
         "REPORTING_PERIOD_START": start.map(date.isoformat),
-        "REPORTING_PERIOD_END": pd.to_datetime(raw["end_date"]).dt.date.map(date.isoformat),
+        "REPORTING_PERIOD_END": _dates(raw["end_date"], path).map(date.isoformat),
         "GROUP_TYPE": group_type,
         "ORG_CODE1": np.where(provider | england, "all", code),
         "ORG_NAME1": np.where(provider | england, "all", name),
@@ -272,6 +310,19 @@ def _read_tidy_annual(path: Path, *, periods, orgs, totals_only) -> pd.DataFrame
     })
     legacy = (start < LEGACY_BEFORE) & variable_type.isin(LEGACY_PEOPLE_BREAKDOWNS)
     table["COUNTS"] = np.where(legacy, "people", "referrals")
+    return table
+
+
+def _read_tidy_table(path: Path, columns: list[str], filters=None) -> pyarrow.Table:
+    """Columns of a tidy file, Parquet (filters applied while reading) or the same columns in a CSV."""
+    if path.suffix.lower() == ".parquet":
+        return pq.read_table(path, columns=columns, filters=filters)
+    frame = _read_csv(path, usecols=[c.upper() for c in columns])
+    frame.columns = [c.lower() for c in frame.columns]
+    table = pyarrow.Table.from_pandas(frame[[c.lower() for c in columns]], preserve_index=False)
+    table = table.rename_columns(columns)
+    if filters:
+        table = table.filter(pq.filters_to_expression(filters))
     return table
 
 
@@ -372,12 +423,24 @@ def _label(start: date, end: date) -> str:
     return f"{start.year:04d}-{start.month:02d}"
 
 
-def _read_csv(path: Path, usecols=None) -> pd.DataFrame:
-    try:
-        table = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig",
-                            usecols=(lambda c: c.strip().upper() in usecols) if usecols else None)
-    except (UnicodeDecodeError, pd.errors.ParserError) as error:
-        raise PublishedFileError(f"{path}: cannot read as CSV: {error}") from None
+#: NHS Digital's CSVs are UTF-8 (some with a byte-order mark); older ones are Windows-1252
+CSV_ENCODINGS = ("utf-8-sig", "cp1252")
+
+
+def _read_csv(path: Path, usecols=None, nrows=None) -> pd.DataFrame:
+    """A CSV as text columns (upper-case names); ``.zip`` / ``.gz`` files holding one CSV are read too."""
+    for encoding in CSV_ENCODINGS:
+        try:
+            table = pd.read_csv(path, dtype=str, keep_default_na=False, encoding=encoding, nrows=nrows,
+                                compression="infer",
+                                usecols=(lambda c: c.strip().upper() in usecols) if usecols else None)
+            break
+        except UnicodeDecodeError:
+            continue
+        except (OSError, ValueError, pd.errors.ParserError) as error:  # zip of several files, damaged file
+            raise PublishedFileError(f"{path}: cannot read as CSV: {error}") from None
+    else:
+        raise PublishedFileError(f"{path}: cannot read as CSV: the text is neither UTF-8 nor Windows-1252")
     table.columns = [c.strip().upper() for c in table.columns]
     return table
 
@@ -388,12 +451,17 @@ def _columns_of(path: Path) -> list[str]:
             return list(pq.read_schema(path).names)
         except Exception as error:  # pyarrow raises several types for a damaged file
             raise PublishedFileError(f"{path}: cannot read as Parquet: {error}") from None
-    try:
-        with open(path, encoding="utf-8-sig", newline="") as handle:
-            header = next(csv.reader(handle), [])
-    except (OSError, UnicodeDecodeError) as error:
-        raise PublishedFileError(f"{path}: cannot read: {error}") from None
-    return [c.strip() for c in header]
+    for encoding in CSV_ENCODINGS:
+        try:
+            header = pd.read_csv(path, dtype=str, nrows=0, encoding=encoding, compression="infer").columns
+            return [str(c).strip() for c in header]
+        except UnicodeDecodeError:
+            continue
+        except pd.errors.EmptyDataError:
+            return []
+        except (OSError, ValueError, pd.errors.ParserError) as error:
+            raise PublishedFileError(f"{path}: cannot read: {error}") from None
+    raise PublishedFileError(f"{path}: cannot read: the text is neither UTF-8 nor Windows-1252")
 
 
 def _actual_columns(path: Path, wanted: list[str]) -> dict[str, str]:
