@@ -30,6 +30,7 @@ import warnings
 from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Context, Decimal
 from numbers import Integral, Real
 
+import numpy as np
 import pandas as pd
 
 SUPPRESSION_THRESHOLD = 5
@@ -243,7 +244,42 @@ def _normalise_statistic(statistic: str) -> str:
 
 def _blank_if_missing(series: pd.Series) -> pd.Series:
     """Strings for matching, with every kind of missing value as ``""``."""
+    if isinstance(series.dtype, pd.StringDtype):  # already text: no trip through Python objects
+        return series.fillna("").astype(str).str.strip()
     return series.astype(object).where(series.notna(), "").astype(str).str.strip()
+
+
+def _publish_cells(work: pd.DataFrame, base_value: np.ndarray, group_type: pd.Series) -> np.ndarray:
+    """:func:`publish_cell` for every row, worked out once per distinct cell.
+
+    A cell's published string depends only on its value, statistic, level and -- below England,
+    for a statistic other than a count -- its base count (which matters only as present and at
+    least 5, or not). A national table has a few hundred thousand cells but far fewer distinct
+    ones, so each distinct cell is published once and the result spread back to its rows.
+    """
+    uses_base = ~work["_national"].to_numpy() & (work["_statistic"] != "count").to_numpy()
+    cells = pd.DataFrame({
+        "value": work["_value"].to_numpy(),
+        "statistic": work["_statistic"].to_numpy(),
+        "national": work["_national"].to_numpy(),
+        # the base only where it is read; NaN (missing) stays NaN, so it is kept distinct
+        "base": np.where(uses_base, base_value.astype(float), 0.0),
+    })
+    codes = cells.groupby(list(cells.columns), dropna=False, sort=False).ngroup().to_numpy()
+    # codes number the distinct cells in order of first appearance
+    first_row = np.unique(codes, return_index=True)[1]
+    distinct = cells.iloc[first_row]
+    results = np.empty(len(distinct), dtype=object)
+    for code, (value, statistic, national, base) in enumerate(distinct.itertuples(index=False)):
+        try:
+            results[code] = publish_cell(value, statistic, national=bool(national), base_count=base)
+        except ValueError as error:
+            i = int(first_row[code])
+            raise DisclosureError(
+                f"row {i} (measure {work['_measure_id'].iat[i]}, "
+                f"{group_type.iat[i]} {work['ORG_CODE2'].iat[i]}): {error}"
+            ) from error
+    return results[codes]
 
 
 def apply_disclosure(measures: pd.DataFrame) -> pd.DataFrame:
@@ -268,13 +304,16 @@ def apply_disclosure(measures: pd.DataFrame) -> pd.DataFrame:
     keys = [c for c in _KEY_COLUMNS if c in measures.columns]
     work = pd.DataFrame({c: _blank_if_missing(measures[c]) for c in keys})
     work["_measure_id"] = _blank_if_missing(measures["MEASURE_ID"])
-    work["_statistic"] = [_normalise_statistic(s) for s in measures["STATISTIC"]]
+    # each distinct statistic and GROUP_TYPE is checked once, not once per row
+    work["_statistic"] = measures["STATISTIC"].map(
+        {s: _normalise_statistic(s) for s in pd.unique(measures["STATISTIC"])}).to_numpy()
     work["_value"] = pd.to_numeric(measures["MEASURE_VALUE"], errors="raise").astype(float)
     if "BASE_MEASURE_ID" in measures.columns:
         work["_base_id"] = _blank_if_missing(measures["BASE_MEASURE_ID"])
     else:
         work["_base_id"] = ""
-    work["_national"] = [is_national(g) for g in measures["GROUP_TYPE"]]
+    work["_national"] = measures["GROUP_TYPE"].map(
+        {g: is_national(g) for g in pd.unique(measures["GROUP_TYPE"])}).to_numpy(dtype=bool)
     work = work.reset_index(drop=True)
 
     # sub-national cells whose publication depends on a base count
@@ -319,20 +358,7 @@ def apply_disclosure(measures: pd.DataFrame) -> pd.DataFrame:
             "Include the base count measures in the table, or fix BASE_MEASURE_ID."
         )
 
-    published = []
-    for i, (value, statistic, national, base) in enumerate(
-        zip(work["_value"], work["_statistic"], work["_national"], base_value)
-    ):
-        try:
-            published.append(
-                publish_cell(value, statistic, national=national, base_count=base)
-            )
-        except ValueError as error:
-            raise DisclosureError(
-                f"row {i} (measure {work['_measure_id'].iat[i]}, "
-                f"{measures['GROUP_TYPE'].iat[i]} {work['ORG_CODE2'].iat[i]}): {error}"
-            ) from error
-
+    published = _publish_cells(work, base_value, measures["GROUP_TYPE"])
     out = measures.drop(columns=[c for c in ("STATISTIC", "BASE_MEASURE_ID") if c in measures])
     position = out.columns.get_loc("MEASURE_VALUE")
     out = out.drop(columns="MEASURE_VALUE")

@@ -9,7 +9,7 @@ in the narrative, the tables and the charts.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -34,6 +34,9 @@ class ReportData:
     measures: pd.DataFrame  # long table for every period of the build (measures.MEASURE_COLUMNS)
     period: Period
     org: str = ENGLAND
+    # lookups worked out once: a national annual table has well over a million rows, and a
+    # section asks for dozens of figures (the table is read, never changed, once opened)
+    _cache: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @classmethod
     def open(cls, measures_path: str | Path, period: str, org: str = ENGLAND) -> "ReportData":
@@ -79,28 +82,35 @@ class ReportData:
             f"organisation {self.org!r} is not in the measures (not a region, ICB, sub-ICB or provider code)"
         )
 
+    def _slice(self, period: Period, variable_type: str) -> pd.DataFrame:
+        """Every organisation's rows of one period and breakdown (positions found once for all)."""
+        if "positions" not in self._cache:
+            self._cache["positions"] = self.measures.groupby(
+                ["REPORTING_PERIOD_START", "REPORTING_PERIOD_END", "VARIABLE_TYPE"], sort=False).indices
+        found = self._cache["positions"].get((period.start.isoformat(), period.end.isoformat(), variable_type))
+        return self.measures.iloc[found if found is not None else []]
+
     def rows(self, period: Period | None = None, variable_type: str = "Total") -> pd.DataFrame:
         """The organisation's rows for a period (default: the report's) and breakdown."""
         period = period or self.period
-        table = self.measures
-        table = table[(table["REPORTING_PERIOD_START"] == period.start.isoformat())
-                      & (table["REPORTING_PERIOD_END"] == period.end.isoformat())
-                      & (table["VARIABLE_TYPE"] == variable_type)]
-        if table.empty:  # e.g. a breakdown the measures do not hold: nothing to show, not an error
-            return table
-        return self._org_rows(table)
+        key = ("rows", period, variable_type)
+        if key not in self._cache:
+            table = self._slice(period, variable_type)
+            # e.g. a breakdown the measures do not hold: nothing to show, not an error
+            self._cache[key] = table if table.empty else self._org_rows(table)
+        return self._cache[key]
 
     def level(self, group_type: str, period: Period | None = None) -> pd.DataFrame:
         """Every organisation of one level (for variation), Total rows, for a period."""
-        period = period or self.period
-        table = self.measures
-        return table[(table["REPORTING_PERIOD_START"] == period.start.isoformat())
-                     & (table["REPORTING_PERIOD_END"] == period.end.isoformat())
-                     & (table["VARIABLE_TYPE"] == "Total") & (table["GROUP_TYPE"] == group_type)]
+        table = self._slice(period or self.period, "Total")
+        return table[table["GROUP_TYPE"] == group_type]
 
     def periods(self) -> list[Period]:
         """Periods in the build of the same kind as the report, oldest first, up to the report's."""
-        starts = sorted(set(zip(self.measures["REPORTING_PERIOD_START"], self.measures["REPORTING_PERIOD_END"])))
+        if "period_pairs" not in self._cache:
+            self._cache["period_pairs"] = sorted(set(zip(self.measures["REPORTING_PERIOD_START"],
+                                                         self.measures["REPORTING_PERIOD_END"])))
+        starts = self._cache["period_pairs"]
         out = []
         for start, end in starts:
             label = start[:7] if self.period.kind == "month" else f"{start[:4]}-{str(int(start[:4]) + 1)[2:]}"
@@ -127,8 +137,10 @@ class ReportData:
 
     def published(self, measure_id: str, period: Period | None = None) -> str:
         """The value as published (disclosure control applied), e.g. "132237", "*", "52"."""
-        rows = self.rows(period)
-        return _published_cells(rows, self.national).get(measure_id, "")
+        key = ("published", period or self.period)
+        if key not in self._cache:
+            self._cache[key] = _published_cells(self.rows(period), self.national)
+        return self._cache[key].get(measure_id, "")
 
     def text(self, measure_id: str, period: Period | None = None) -> str:
         """The published value written for prose: "132,237", "90.4%", "fewer than 5"."""
