@@ -249,3 +249,33 @@ def test_trend_months_are_computed_only_for_england_and_the_reports_levels():
     assert engine.calls == [("2020-09", None), ("2020-08", ["England", "Provider"]),
                             ("2020-07", ["England", "Provider"])]
     assert len(measures) == 9
+
+
+def test_a_second_build_of_the_same_data_reads_cached_measures(synthetic_data, tmp_path):
+    """Rebuilding (e.g. after editing the narrative) reuses the measures; the outputs are identical."""
+    data = tmp_path / "data"
+    shutil.copytree(synthetic_data, data)
+    config = BuildConfig(kind="monthly", periods=["2020-09"], orgs=["England"], data=data,
+                         output=tmp_path / "out", trend_months=2, renderer="fallback")
+    [first] = build_reports(config)
+    first_csv = (first.folder / "measures.csv").read_bytes()
+    assert first.error is None and not first.measures_from_cache
+    assert list((tmp_path / "out" / "_cache").glob("*.parquet"))
+
+    [second] = build_reports(config)
+    assert second.error is None and second.measures_from_cache
+    assert (second.folder / "measures.csv").read_bytes() == first_csv
+    assert json.loads((second.folder / "manifest.json").read_text())["parameters"]["measures_from_cache"] is True
+
+    # a changed data file is a different dataset: computed again, not read from the cache
+    contacts = pd.read_parquet(data / "IDS201CareContact.parquet")
+    contacts.iloc[:-1].to_parquet(data / "IDS201CareContact.parquet", index=False)
+    [third] = build_reports(config)
+    assert third.error is None and not third.measures_from_cache
+
+    # and a run that asks for no cache neither reads nor writes one
+    uncached = BuildConfig(kind="monthly", periods=["2020-09"], orgs=["England"], data=data,
+                           output=tmp_path / "fresh", trend_months=2, renderer="fallback", cache=False)
+    [fourth] = build_reports(uncached)
+    assert fourth.error is None and not fourth.measures_from_cache
+    assert not (tmp_path / "fresh" / "_cache").exists()

@@ -7,13 +7,16 @@ batch, and every failure is listed at the end. ``<output>/index.html`` lists eve
 
 from __future__ import annotations
 
+import hashlib
 import html
+import os
 import json
 import re
 import shutil
 import time
 import tomllib
 import traceback
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,7 +26,8 @@ from tqdm import tqdm
 
 from .dataset import SYNTHETIC_MARKER, connect, load_dataset
 from .disclosure import apply_disclosure, disclosure_rule_text
-from .exports import file_sha256, input_hashes, publication_table, staged_folder, write_csv, write_manifest
+from .exports import (file_sha256, input_hashes, package_versions, publication_table, staged_folder, write_csv,
+                      write_manifest)
 from .measures import LEVELS, MeasureEngine
 from .published import PublishedFileError, published_periods, read_published
 from .periods import Period
@@ -56,6 +60,11 @@ class BuildConfig:
     trend_months: int = 13
     renderer: str = "auto"
     published: Path | None = None  # a file NHS Digital published: build from it instead of `data`
+    # section notebooks of one report run side by side, each in its own kernel
+    notebook_workers: int = field(default_factory=lambda: min(2, os.cpu_count() or 1))
+    # measures computed from record-level data are kept in <output>/_cache and reused while the
+    # data files and this package are unchanged (see RecordLevelMeasures)
+    cache: bool = True
     notebooks: Path = REPOSITORY / "notebooks"
     report_sources: Path = REPOSITORY / "report"
 
@@ -96,6 +105,7 @@ class BuiltReport:
     renderer: str | None = None
     seconds: dict = field(default_factory=dict)
     left_out: list = field(default_factory=list)  # report-source lines left out: their figures are absent
+    measures_from_cache: bool = False  # every measure came from the cache: the dataset was not read again
 
 
 def build_reports(config: BuildConfig) -> list[BuiltReport]:
@@ -113,15 +123,16 @@ def build_reports(config: BuildConfig) -> list[BuiltReport]:
 
         def measures_for(period: Period) -> pd.DataFrame:
             return _published_measures(source, available, period, config)
+        record_level = None
     else:
         data_dir = Path(config.data)
         synthetic = (data_dir / SYNTHETIC_MARKER).exists()
-        tables = load_dataset(data_dir)
-        engine = MeasureEngine(connect(tables))
         hashes = input_hashes(data_dir)
+        record_level = RecordLevelMeasures(data_dir, hashes, Path(config.output) / CACHE_FOLDER if config.cache else None)
+        record_level.load()  # fails here, before any report, when the dataset is invalid (unless cached)
 
         def measures_for(period: Period) -> pd.DataFrame:
-            return _measures_for(engine, period, config)
+            return _measures_for(record_level, period, config)
     load_seconds = round(time.perf_counter() - started, 3)
 
     results: list[BuiltReport] = []
@@ -135,10 +146,12 @@ def build_reports(config: BuildConfig) -> list[BuiltReport]:
             except (BuildError, PublishedFileError) as error:  # e.g. a period the file does not hold
                 measures, measures_error = None, error
             measure_seconds = round(time.perf_counter() - started, 3)
+            from_cache = record_level is not None and record_level.all_from_cache
             for org in config.orgs:
                 progress.set_postfix_str(f"{period_label} {org}")
                 report = BuiltReport(config.kind, period_label, org)
                 report.seconds = {"load_and_derive": load_seconds, "measures": measure_seconds}
+                report.measures_from_cache = from_cache
                 try:
                     if measures_error is not None:
                         raise measures_error
@@ -151,7 +164,76 @@ def build_reports(config: BuildConfig) -> list[BuiltReport]:
     return results
 
 
-def _measures_for(engine: MeasureEngine, period: Period, config: BuildConfig) -> pd.DataFrame:
+CACHE_FOLDER = "_cache"
+
+
+class RecordLevelMeasures:
+    """Measures computed from a record-level dataset folder, read and derived only when needed.
+
+    With a cache folder, every table the engine computes (one period, levels, breakdowns) is
+    kept there as Parquet, under a key made of the data files' hashes, this package's own files
+    (code, registry, reference data) and the engine's library versions. A later build of the
+    same data then reads the measures instead of loading, validating and deriving the dataset
+    again: the statistician who rewrites the narrative, or a batch that adds organisations,
+    waits seconds, not minutes. Any change to a data file or to the package makes a new key.
+    """
+
+    def __init__(self, data_dir: Path, hashes: dict[str, str], cache_dir: Path | None):
+        self.data_dir = Path(data_dir)
+        self.cache_dir = cache_dir
+        self._engine: MeasureEngine | None = None
+        self.all_from_cache = True  # until a table has to be computed
+        self._fingerprint = _cache_fingerprint(hashes) if cache_dir is not None else ""
+
+    def load(self) -> None:
+        """Read and validate the dataset now, so that an invalid one fails before any report is
+        built; not when the cache already holds measures of these very files (they were
+        validated when those were computed; any table still missing loads them then)."""
+        cached = self.cache_dir is not None and any(self.cache_dir.glob(f"{self._fingerprint[:16]}-*.parquet"))
+        if not cached:
+            self._engine_now()
+
+    def _engine_now(self) -> MeasureEngine:
+        if self._engine is None:
+            self._engine = MeasureEngine(connect(load_dataset(self.data_dir)))
+        return self._engine
+
+    def compute(self, period: Period, levels: list[str] | None = None, breakdowns: bool | None = None) -> pd.DataFrame:
+        if self.cache_dir is None:
+            self.all_from_cache = False
+            return self._engine_now().compute(period, levels=levels, breakdowns=breakdowns)
+        request = json.dumps([period.label, levels, breakdowns])
+        key = hashlib.sha256((self._fingerprint + request).encode()).hexdigest()
+        path = self.cache_dir / f"{self._fingerprint[:16]}-{key[:32]}.parquet"
+        if path.is_file():
+            try:
+                return pd.read_parquet(path)
+            except Exception:  # a damaged cache file is recomputed, never trusted
+                path.unlink(missing_ok=True)
+        self.all_from_cache = False
+        table = self._engine_now().compute(period, levels=levels, breakdowns=breakdowns)
+        self.cache_dir.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        table.to_parquet(partial, index=False)
+        os.replace(partial, path)
+        return table
+
+
+def _cache_fingerprint(hashes: dict[str, str]) -> str:
+    """What a cached measures table depends on: the data files, this package's files, the engine."""
+    digest = hashlib.sha256(json.dumps(sorted(hashes.items())).encode())
+    package = Path(__file__).resolve().parent
+    for path in sorted(package.rglob("*")):
+        if path.is_file() and path.suffix in (".py", ".yaml", ".yml", ".csv", ".json", ".toml", ".txt"):
+            digest.update(path.relative_to(package).as_posix().encode())
+            digest.update(path.read_bytes())
+    versions = package_versions()
+    digest.update(json.dumps({k: versions.get(k) for k in ("ibis-framework", "duckdb", "pandas", "pyarrow")},
+                             sort_keys=True).encode())
+    return digest.hexdigest()
+
+
+def _measures_for(engine: MeasureEngine | RecordLevelMeasures, period: Period, config: BuildConfig) -> pd.DataFrame:
     """The report period (every level, breakdowns for a year) and, for months, the trend months."""
     frames = [engine.compute(period)]
     if period.kind == "month" and config.trend_months > 1:
@@ -223,9 +305,8 @@ def _build_one(report: BuiltReport, measures: pd.DataFrame, period: Period, conf
         parameters = {"kind": config.kind, "period": period.label, "org": report.org,
                       "measures_path": str(measures_path), "build_dir": str(staging)}
         failed_dir = Path(config.output) / "_failed" / config.kind / period.label / report.org
-        for section in SECTIONS[config.kind]:
-            _run_notebook(config.notebooks / f"{section}.ipynb", staging / "notebooks" / f"{section}.ipynb",
-                          parameters, staging, failed_dir)
+        _run_notebooks([config.notebooks / f"{section}.ipynb" for section in SECTIONS[config.kind]],
+                       staging / "notebooks", parameters, staging, failed_dir, config.notebook_workers)
         merge_variables(staging)
         if config.published is not None:
             report.left_out = adapt_sources(staging, SECTIONS[config.kind])
@@ -241,7 +322,7 @@ def _build_one(report: BuiltReport, measures: pd.DataFrame, period: Period, conf
             parameters={**{k: v for k, v in parameters.items() if k not in ("measures_path", "build_dir")},
                         "data": str(config.published or config.data), "synthetic": synthetic,
                         "published_file": config.published is not None, "renderer": rendered.renderer,
-                        "left_out": report.left_out,
+                        "left_out": report.left_out, "measures_from_cache": report.measures_from_cache,
                         "rows_for_org": int(len(org_rows))},
             timings=report.seconds,
         )
@@ -345,16 +426,54 @@ def _lookup(variables: dict, key: str):
     return value
 
 
+def _run_notebooks(templates: list[Path], executed_dir: Path, parameters: dict, cwd: Path, failed_dir: Path,
+                   workers: int) -> None:
+    """Execute a report's section notebooks, ``workers`` at a time (each has its own kernel and
+    writes only its own files). Every notebook runs; the first failing one, in section order,
+    fails the build."""
+    def run(template: Path) -> None:
+        _run_notebook(template, executed_dir / template.name, parameters, cwd, failed_dir)
+
+    if workers <= 1:
+        for template in templates:
+            run(template)
+        return
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="notebook") as pool:
+        futures = [pool.submit(run, template) for template in templates]
+    for future in futures:
+        future.result()  # raises the first failure in section order
+
+
+#: how often a section notebook's kernel is started before the notebook is reported as failed
+KERNEL_START_ATTEMPTS = 3
+_KERNEL_START_FAILURE = re.compile(r"kernel died before replying to kernel_info|kernel didn't respond", re.IGNORECASE)
+
+
 def _run_notebook(template: Path, executed: Path, parameters: dict, cwd: Path, failed_dir: Path) -> None:
     """Execute one section notebook; on failure keep the executed copy in ``failed_dir`` for inspection."""
     if not template.exists():
         raise BuildError(f"notebook {template.name} not found in {template.parent}")
     executed.parent.mkdir(parents=True, exist_ok=True)
     try:
-        papermill.execute_notebook(
-            str(template), str(executed), parameters=parameters, cwd=str(cwd),
-            progress_bar=False, kernel_name="python3", log_output=False,
-        )
+        for attempt in range(1, KERNEL_START_ATTEMPTS + 1):
+            try:
+                papermill.execute_notebook(
+                    str(template), str(executed), parameters=parameters,
+                    # the kernel starts in cwd; papermill's own cwd= would chdir this whole process,
+                    # which notebooks running side by side must not do
+                    resources={"metadata": {"path": str(cwd)}},
+                    progress_bar=False, kernel_name="python3", log_output=False,
+                )
+                break
+            except (RuntimeError, TimeoutError) as error:
+                # the kernel died or did not answer before any cell ran: kernels starting side by
+                # side can race for the same free TCP port. Start it again; a cell's failure (a
+                # PapermillExecutionError) or a kernel dying later is never retried.
+                if not _KERNEL_START_FAILURE.search(str(error)):
+                    raise
+                if attempt == KERNEL_START_ATTEMPTS:
+                    raise BuildError(f"notebook {template.name}: the Python kernel did not start "
+                                     f"({attempt} attempts): {error}") from error
     except papermill.PapermillExecutionError as error:
         failed_dir.mkdir(parents=True, exist_ok=True)
         kept = failed_dir / template.name

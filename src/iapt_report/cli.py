@@ -100,7 +100,7 @@ def _parser() -> argparse.ArgumentParser:
         description="Build reports: measures, the section notebooks (papermill) and the rendered HTML and PDF "
         "(Quarto when on PATH, otherwise pandoc + Typst). Several --period and --org values build a batch; a "
         "failing report does not stop the others, and failures are listed at the end (exit status 1). Settings "
-        "come from --config (TOML: kind, periods, orgs, data, output, trend_months, renderer); options given "
+        "come from --config (TOML: kind, periods, orgs, data, output, trend_months, renderer, notebook_workers, cache); options given "
         "here override it.",
     )
     build.add_argument("--config", type=Path, help="TOML file with the run's settings")
@@ -114,6 +114,9 @@ def _parser() -> argparse.ArgumentParser:
                             "the reports from its figures instead of a record-level dataset")
     build.add_argument("--output", type=Path, help="output folder (default _output)")
     build.add_argument("--renderer", choices=["auto", "quarto", "fallback"], help="renderer (default auto)")
+    build.add_argument("--no-cache", dest="cache", action="store_false", default=None,
+                       help="compute the measures again even if OUTPUT/_cache holds them for the same data files "
+                            "and package (the cache is on by default)")
     build.set_defaults(run=_build)
     return parser
 
@@ -182,7 +185,8 @@ def _build(args) -> int:
 
     config = BuildConfig.from_file(args.config) if args.config else BuildConfig()
     for option, attribute in (("kind", "kind"), ("period", "periods"), ("org", "orgs"), ("data", "data"),
-                              ("output", "output"), ("renderer", "renderer"), ("published", "published")):
+                              ("output", "output"), ("renderer", "renderer"), ("published", "published"),
+                              ("cache", "cache")):
         value = getattr(args, option)
         if value is not None:
             setattr(config, attribute, value)
@@ -197,7 +201,8 @@ def _build(args) -> int:
     failures = [r for r in results if r.error]
     for r in results:
         if not r.error:
-            print(f"built {r.kind} {r.period} {r.org} -> {r.folder} (rendered with {r.renderer})")
+            cached = ", measures from the cache" if r.measures_from_cache else ""
+            print(f"built {r.kind} {r.period} {r.org} -> {r.folder} (rendered with {r.renderer}{cached})")
     print(f"index: {Path(config.output) / 'index.html'}")
     if failures:
         print(f"\n{len(failures)} of {len(results)} reports failed:", file=sys.stderr)
