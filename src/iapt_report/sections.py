@@ -7,6 +7,8 @@ section notebooks call these, draw the charts and hand everything to the report.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pandas as pd
 
 from .disclosure import SUPPRESSED, publish_cell, round_half_up
@@ -325,10 +327,10 @@ def breakdown_counts(data: ReportData, variable_type: str, measure_id: str = "M0
     """
     rows = data.rows(variable_type=variable_type)
     rows = rows[rows["MEASURE_ID"] == measure_id]
-    if groups_only:
-        rows = rows[rows["VARIABLE_B"].isin(["All", ""])]
-    else:
-        rows = rows[~rows["VARIABLE_B"].isin(["All", ""])]
+    group_rows = rows["VARIABLE_B"].isin(["All", ""])
+    if groups_only and not group_rows.any() and len(rows):
+        return _groups_from_categories(data, rows)
+    rows = rows[group_rows] if groups_only else rows[~group_rows]
     published = data.published_table(rows)
     label = rows["VARIABLE_A"] if groups_only else rows["VARIABLE_B"]
     return pd.DataFrame({
@@ -337,6 +339,50 @@ def breakdown_counts(data: ReportData, variable_type: str, measure_id: str = "M0
         "count": rows["MEASURE_VALUE"].values,
         "published": [format_for_text(v, "count") for v in published.loc[rows.index]],
     })
+
+
+def _groups_from_categories(data: ReportData, rows: pd.DataFrame) -> pd.DataFrame:
+    """Group counts summed from category rows, for a source that publishes only categories
+    (the 2014-15 to 2016-17 annual ethnic tables). A group with a suppressed or missing
+    category has no total: its count is NaN and it reads "not available", never a partial sum."""
+    out = []
+    for group, cell in rows.groupby("VARIABLE_A", sort=False):
+        values = cell["MEASURE_VALUE"].astype(float)
+        total = float(values.sum()) if values.notna().all() else float("nan")
+        published = publish_cell(total, "count", national=data.national) if total == total else ""
+        out.append({"label": group, "group": group, "count": total, "published": format_for_text(published, "count")})
+    return pd.DataFrame(out, columns=["label", "group", "count", "published"])
+
+
+@dataclass(frozen=True)
+class BreakdownActivity:
+    """What a comparison with the population counts, and how the prose names it."""
+
+    measure_id: str
+    groups: pd.DataFrame  # breakdown_counts of the measure
+    counted: str  # "referrals received": what a count is of
+    people: str  # "people referred": the same counted as people
+    did: str  # "<group> people were referred at ..."
+
+
+#: what the ethnicity comparison counts, in order of preference: referrals received where the
+#: source breaks them down by ethnic group; otherwise finished courses (the 2014-15 to 2016-17
+#: annual tables break down only the outcome measures by ethnic group)
+ETHNICITY_ACTIVITIES = [
+    ("M001", "referrals received", "people referred", "were referred"),
+    ("M076", "courses of treatment finished", "people who finished a course of treatment",
+     "finished a course of treatment"),
+]
+
+
+def breakdown_activity(data: ReportData, variable_type: str) -> BreakdownActivity:
+    """The first of :data:`ETHNICITY_ACTIVITIES` the breakdown holds (referrals, with no groups, if none)."""
+    for measure_id, *words in ETHNICITY_ACTIVITIES:
+        groups = breakdown_counts(data, variable_type, measure_id)
+        if not groups.empty:
+            return BreakdownActivity(measure_id, groups, *words)
+    measure_id, *words = ETHNICITY_ACTIVITIES[0]
+    return BreakdownActivity(measure_id, breakdown_counts(data, variable_type, measure_id), *words)
 
 
 def rate_as_text(value: float, national: bool) -> str:
