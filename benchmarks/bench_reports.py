@@ -10,6 +10,7 @@ Results are written to benchmarks/_work/reports.json.
 
 from __future__ import annotations
 
+import argparse
 import json
 import resource
 import shutil
@@ -22,12 +23,18 @@ WORK = Path(__file__).parent / "_work"
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--kind", choices=["monthly", "annual"], action="append",
+                        help="only this kind of report (repeat for both; default both)")
+    kinds = parser.parse_args().kind or ["monthly", "annual"]
     data = WORK / "data"
     if not data.exists():
         raise SystemExit("run benchmarks/run_benchmarks.py first: it writes the national year to benchmarks/_work/data")
     (data / "_synthetic.json").write_text('{"synthetic": true}\n')
     results = {}
     for kind, period in (("monthly", "2020-09"), ("annual", "2020-21")):
+        if kind not in kinds:
+            continue
         output = WORK / f"reports-{kind}"
         shutil.rmtree(output, ignore_errors=True)
         # first build: the dataset is loaded, validated and derived; the second (same data, same
@@ -44,7 +51,9 @@ def main() -> None:
                 "measures_from_cache": report.measures_from_cache, "renderer": report.renderer,
                 "peak_rss_gb_so_far": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 / 1024, 2)}
             print(f"{kind:8} {run:26} {total:7.1f} s  {report.seconds}  ({report.renderer})", flush=True)
-    (WORK / "reports.json").write_text(json.dumps(results, indent=2) + "\n")
+    path = WORK / "reports.json"
+    earlier = json.loads(path.read_text()) if path.exists() else {}
+    path.write_text(json.dumps({**earlier, **results}, indent=2) + "\n")
 
 
 if __name__ == "__main__":
