@@ -141,6 +141,8 @@ def build_reports(config: BuildConfig) -> list[BuiltReport]:
         for period_label in config.periods:
             period = Period.parse(period_label)
             started = time.perf_counter()
+            if record_level is not None:
+                record_level.all_from_cache = True  # said of each period's measures
             try:
                 measures, measures_error = measures_for(period), None
             except (BuildError, PublishedFileError) as error:  # e.g. a period the file does not hold
@@ -182,7 +184,7 @@ class RecordLevelMeasures:
         self.data_dir = Path(data_dir)
         self.cache_dir = cache_dir
         self._engine: MeasureEngine | None = None
-        self.all_from_cache = True  # until a table has to be computed
+        self.all_from_cache = True  # until a table has to be computed (reset per report period)
         self._fingerprint = _cache_fingerprint(hashes) if cache_dir is not None else ""
 
     def load(self) -> None:
