@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import html
-import os
 import json
+import os
 import re
 import shutil
 import time

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 import ibis
 import numpy as np
 import pandas as pd
-from ibis import _
 
 from .pathways import PATHWAY_KEY, derive_pathways, is_attended
 from .periods import Period
