@@ -451,17 +451,7 @@ def _columns_of(path: Path) -> list[str]:
             return list(pq.read_schema(path).names)
         except Exception as error:  # pyarrow raises several types for a damaged file
             raise PublishedFileError(f"{path}: cannot read as Parquet: {error}") from None
-    for encoding in CSV_ENCODINGS:
-        try:
-            header = pd.read_csv(path, dtype=str, nrows=0, encoding=encoding, compression="infer").columns
-            return [str(c).strip() for c in header]
-        except UnicodeDecodeError:
-            continue
-        except pd.errors.EmptyDataError:
-            return []
-        except (OSError, ValueError, pd.errors.ParserError) as error:
-            raise PublishedFileError(f"{path}: cannot read: {error}") from None
-    raise PublishedFileError(f"{path}: cannot read: the text is neither UTF-8 nor Windows-1252")
+    return list(_read_csv(path, nrows=0).columns)  # names upper-cased, as every CSV is read
 
 
 def _actual_columns(path: Path, wanted: list[str]) -> dict[str, str]:

@@ -377,12 +377,9 @@ ETHNICITY_ACTIVITIES = [
 
 def breakdown_activity(data: ReportData, variable_type: str) -> BreakdownActivity:
     """The first of :data:`ETHNICITY_ACTIVITIES` the breakdown holds (referrals, with no groups, if none)."""
-    for measure_id, *words in ETHNICITY_ACTIVITIES:
-        groups = breakdown_counts(data, variable_type, measure_id)
-        if not groups.empty:
-            return BreakdownActivity(measure_id, groups, *words)
-    measure_id, *words = ETHNICITY_ACTIVITIES[0]
-    return BreakdownActivity(measure_id, breakdown_counts(data, variable_type, measure_id), *words)
+    choices = [BreakdownActivity(measure_id, breakdown_counts(data, variable_type, measure_id), *words)
+               for measure_id, *words in ETHNICITY_ACTIVITIES]
+    return next((choice for choice in choices if not choice.groups.empty), choices[0])
 
 
 def rate_as_text(value: float, national: bool) -> str:
