@@ -122,12 +122,14 @@ def read_tables(data_dir: str | Path) -> dict[str, pd.DataFrame]:
     return tables
 
 
-def load_dataset(data_dir: str | Path) -> Dataset:
+def load_dataset(data_dir: str | Path, *, parquet_in_place: bool = True) -> Dataset:
     """The dataset in ``data_dir``, read, validated and held in DuckDB (see :class:`Dataset`).
 
-    Reading it as a mapping gives the typed frames :func:`read_tables` returns. Tables are read
-    and checked one at a time, each before the tables that refer to it, and a valid table goes
-    into DuckDB before the next is read, so only one table is ever held in pandas.
+    Reading it as a mapping gives the typed frames :func:`read_tables` returns. A dataset of
+    typed Parquet files that DuckDB finds clean is read where it lies, through views (see
+    :mod:`parquet_dataset`; ``parquet_in_place=False`` skips that). Otherwise tables are read
+    and checked in pandas one at a time, each before the tables that refer to it, and a valid
+    table goes into DuckDB before the next is read, so only one table is ever held in pandas.
 
     Raises one :class:`DatasetError` listing every problem: files, columns, values, references,
     in the order :func:`read_tables` and :func:`find_problems` give them.
@@ -136,6 +138,12 @@ def load_dataset(data_dir: str | Path) -> Dataset:
     if not data_dir.is_dir():
         raise DatasetError([_folder_not_found(data_dir)])
     located = {table: _table_file(data_dir, table) for table in TABLE_NAMES}
+    if parquet_in_place and not any(problem for _path, problem in located.values()):
+        from .parquet_dataset import open_parquet_dataset  # it builds on this module
+
+        in_place = open_parquet_dataset({table: path for table, (path, _problem) in located.items()})
+        if in_place is not None:
+            return in_place
     files = dict(zip(TABLE_NAMES, TABLE_NAMES))
     unreadable, found = {}, {}
     keys = _KeyValues()
@@ -915,6 +923,7 @@ def duckdb_backend() -> ibis.BaseBackend:
     """
     settings = _duckdb_settings()
     backend = ibis.duckdb.connect(**settings)
+    backend.con.execute("SET enable_progress_bar = false")  # a long query would draw a bar in a build's output
     weakref.finalize(backend, shutil.rmtree, settings["temp_directory"], ignore_errors=True)
     return backend
 

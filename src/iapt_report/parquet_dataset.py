@@ -1,0 +1,247 @@
+"""A dataset of typed Parquet files, checked and read by DuckDB where the files lie.
+
+:func:`dataset.load_dataset` first tries :func:`open_parquet_dataset`. When every table is a
+Parquet file whose columns already have the schema's types (text, dates or timestamps, whole
+numbers, numbers), DuckDB checks the files with one query per table and per reference, and the
+dataset's tables become DuckDB views that read the files, tidied exactly as
+:func:`dataset.normalise_table` tidies a frame. Nothing is copied into memory: a national year
+is checked in seconds and the pathway queries read the (already compressed) Parquet directly.
+
+The checks here only decide whether the dataset is clean. They are written to err one way: a
+file they cannot type, or any count above zero (even one that the full checks would accept,
+such as a 64-bit hash that two keys share), sends the whole dataset down the pandas path, which
+reads, checks and reports every problem with its rows, as it does for CSV files. So the
+messages a user sees come from one place, and a clean dataset loads the same either way (the
+test suite compares the two table by table).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from .dataset import CODE_FORMATS, PANDAS_DTYPES, TABLES, Dataset, duckdb_backend
+from .reference import code_lists
+
+#: Every character Python's ``str.strip()`` removes (what pandas strips from text), for DuckDB's
+#: ``trim``, whose default removes spaces only.
+_WHITESPACE = "".join(chr(c) for c in range(sys.maxunicode + 1) if chr(c).isspace())
+assert all(ord(c) <= 32 or ord(c) >= 133 for c in _WHITESPACE)  # what _tidied relies on
+
+_INTEGER_TYPES = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT", "UINTEGER"}
+_FLOAT_TYPES = {"FLOAT", "DOUBLE"}
+_DATE_TYPES = {"DATE", "TIMESTAMP", "TIMESTAMP_S", "TIMESTAMP_MS", "TIMESTAMP_NS"}
+
+#: The Parquet column types each schema type is read from here; any other sends the load to pandas.
+_SOURCE_TYPES = {
+    "string": {"VARCHAR"} | _INTEGER_TYPES,
+    "date": _DATE_TYPES,
+    "integer": _INTEGER_TYPES,
+    "number": _INTEGER_TYPES | _FLOAT_TYPES,
+}
+
+
+def open_parquet_dataset(located: Mapping[str, Path]) -> Dataset | None:
+    """The dataset as DuckDB views over its Parquet files, or None when the pandas path must load it.
+
+    ``located`` gives each table's file. None means: a file is not Parquet, a column's type is
+    not one read here, a schema column is missing, or a check found something to report.
+    """
+    if any(path.suffix != ".parquet" for path in located.values()):
+        return None
+    backend = duckdb_backend()
+    try:
+        views = _views(backend.con, located)
+        if views is None:
+            backend.disconnect()
+            return None
+        for view in views.values():
+            backend.con.execute(view.definition(tidy_all=True))
+        clean = _checks_pass(backend.con, views)
+        if clean:
+            for view in views.values():  # the columns found tidy are read as they are, which is quicker
+                backend.con.execute(view.definition(tidy_all=False))
+            clean = _references_found(backend.con)
+        if not clean:
+            backend.disconnect()
+            return None
+    except (duckdb.Error, OSError):  # unreadable files are for the pandas path to describe
+        backend.disconnect()
+        return None
+    dtypes = {table: pd.Series({name: PANDAS_DTYPES[spec["type"]] for name, spec in TABLES[table]["columns"].items()},
+                               dtype=object)
+              for table in TABLES}
+    return Dataset(backend, {table: str(path) for table, path in located.items()}, dtypes)
+
+
+@dataclass
+class _Column:
+    """A schema column of a Parquet file: how it is read, and whether its values need tidying."""
+
+    name: str
+    kind: str
+    source_type: str
+    #: True once the checks have found that no value changes when tidied
+    tidy: bool = False
+
+    def tidied(self) -> str:
+        """SQL giving the column as :func:`dataset.normalise_table` types and tidies it."""
+        column = _name(self.name)
+        if self.kind == "string":
+            text = f"CAST({column} AS VARCHAR)"
+            # trimming with a set of characters is slow in DuckDB: only text that starts or ends
+            # with a character at or below a space or from U+0085 up (where the rest are) is trimmed
+            ends = [f"unicode({text})", f"unicode(right({text}, 1))"]
+            may_have_space = " OR ".join(f"{end} <= 32 OR {end} >= 133" for end in ends)
+            text = f"NULLIF(CASE WHEN {may_have_space} THEN trim({text}, {_literal(_WHITESPACE)}) ELSE {text} END, '')"
+            return _CODE_FORMATS_SQL[self.name](text) if self.name in CODE_FORMATS else text
+        if self.kind == "date":
+            return f"CAST(CAST({column} AS DATE) AS TIMESTAMP)"
+        if self.kind == "integer":
+            return f"CAST({column} AS BIGINT)"
+        # pandas reads NaN as missing; an infinity is a problem (counted in _checks)
+        return f"CASE WHEN isnan({column}) THEN NULL ELSE CAST({column} AS DOUBLE) END"
+
+    def untidy_count(self) -> str | None:
+        """SQL counting the values that tidying changes, or None when the file's type must be cast anyway."""
+        if self.source_type != _VIEW_TYPES[self.kind]:
+            return None
+        return f"count(*) FILTER (WHERE {_name(self.name)} IS DISTINCT FROM {_name(self.name + _AS_READ)})"
+
+    def select(self, tidy_all: bool) -> str:
+        return f"{_name(self.name)}" if self.tidy and not tidy_all else f"{self.tidied()} AS {_name(self.name)}"
+
+
+_AS_READ = " as read"
+
+#: The DuckDB type of each schema type in the views (what dataset._copy_into gives the pandas path's tables)
+_VIEW_TYPES = {"string": "VARCHAR", "date": "TIMESTAMP", "integer": "BIGINT", "number": "DOUBLE"}
+
+
+@dataclass
+class _View:
+    table: str
+    source: str
+    columns: list[_Column]
+    extra_columns: list[str]
+
+    def rows_as_read_and_tidied(self) -> str:
+        """SQL of the view's rows (every column tidied) beside each column as read (named ``<column> as read``)."""
+        selected = [column.select(tidy_all=True) for column in self.columns]
+        selected += [f"{_name(column.name)} AS {_name(column.name + _AS_READ)}" for column in self.columns]
+        return f"(SELECT {', '.join(selected)} FROM {self.source})"
+
+    def definition(self, tidy_all: bool) -> str:
+        selected = [column.select(tidy_all) for column in self.columns] + [_name(name) for name in self.extra_columns]
+        return f"CREATE OR REPLACE VIEW {_name(self.table)} AS SELECT {', '.join(selected)} FROM {self.source}"
+
+
+def _views(con: duckdb.DuckDBPyConnection, located: Mapping[str, Path]) -> dict[str, _View] | None:
+    """Each table's view over its file, or None when a column is missing or of a type not read here."""
+    views = {}
+    for table, path in located.items():
+        source = f"read_parquet({_literal(str(path.resolve()))})"
+        types = dict(con.execute(f"SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM {source})").fetchall())
+        schema = TABLES[table]["columns"]
+        columns = []
+        for name, spec in schema.items():
+            if types.get(name) not in _SOURCE_TYPES[spec["type"]]:
+                return None  # missing, or a type the pandas path must convert (and may reject)
+            columns.append(_Column(name, spec["type"], types[name]))
+        views[table] = _View(table, source, columns, [name for name in types if name not in schema])
+    return views
+
+
+def _unpadded(code: str) -> str:
+    return f"coalesce(NULLIF(ltrim({code}, '0'), ''), '0')"
+
+
+def _if_digits(code: str, tidied: str) -> str:
+    return f"(CASE WHEN regexp_full_match({code}, '[0-9]+') THEN {tidied} ELSE {code} END)"
+
+
+#: The SQL of dataset.CODE_FORMATS' tidy-ups (zfill pads, but never cuts as lpad would).
+_CODE_FORMATS_SQL = {
+    "AttendOrDNACode": lambda code: _if_digits(code, _unpadded(code)),
+    "AppType": lambda code: _if_digits(code, f"(CASE WHEN length({_unpadded(code)}) < 2 "
+                                             f"THEN lpad({_unpadded(code)}, 2, '0') ELSE {_unpadded(code)} END)"),
+    "ConsMechanism": lambda code: _if_digits(code, f"(CASE WHEN length({_unpadded(code)}) < 2 "
+                                                   f"THEN lpad({_unpadded(code)}, 2, '0') ELSE {_unpadded(code)} END)"),
+}
+
+
+def _checks_pass(con: duckdb.DuckDBPyConnection, views: Mapping[str, _View]) -> bool:
+    """Whether every table's checks count no row that may be wrong (references aside).
+
+    On the way, marks the columns whose values need no tidying (see :meth:`_Column.untidy_count`).
+    """
+    for table, view in views.items():
+        checks = _checks(table)
+        untidy = {column.name: column.untidy_count() for column in view.columns}
+        untidy = {name: count for name, count in untidy.items() if count is not None}
+        counts = con.execute(f"SELECT {', '.join(checks + list(untidy.values()))} FROM {view.rows_as_read_and_tidied()}").fetchone()
+        if any(counts[:len(checks)]):
+            return False
+        tidy = {name for name, count in zip(untidy, counts[len(checks):]) if count == 0}
+        for column in view.columns:
+            column.tidy = column.name in tidy
+    return True
+
+
+def _references_found(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether every value of every referring column is in the column it refers to."""
+    for table, spec in TABLES.items():
+        for column, column_spec in spec["columns"].items():
+            if column_spec.get("references"):
+                parent, parent_column = column_spec["references"].split(".")
+                (unknown,) = con.execute(
+                    f"SELECT count(*) FROM {_name(table)} AS child ANTI JOIN {_name(parent)} AS parent"
+                    f" ON child.{_name(column)} = parent.{_name(parent_column)}"
+                    f" WHERE child.{_name(column)} IS NOT NULL").fetchone()
+                if unknown:
+                    return False
+    return True
+
+
+def _checks(table: str) -> list[str]:
+    """SQL counts, over one table's view, of the rows each check of the schema may fail.
+
+    An empty table that may not be empty counts 1.
+    """
+    spec = TABLES[table]
+    counts = ["0" if spec.get("may_be_empty") else "CAST(count(*) = 0 AS INTEGER)"]
+    for name, column in spec["columns"].items():
+        value = _name(name)
+        if column.get("required"):
+            counts.append(f"count(*) - count({value})")
+        if "min" in column:
+            counts.append(f"count(*) FILTER (WHERE {value} < {column['min']})")
+        if "max" in column:
+            counts.append(f"count(*) FILTER (WHERE {value} > {column['max']})")
+        if column["type"] == "number":
+            counts.append(f"count(*) FILTER (WHERE isinf({value}))")
+        if "codes" in column:
+            allowed = ", ".join(_literal(str(code)) for code in code_lists()[column["codes"]])
+            counts.append(f"count(*) FILTER (WHERE {value} NOT IN ({allowed}))")
+    for earlier, later in spec.get("date_order", []):
+        counts.append(f"count(*) FILTER (WHERE {_name(later)} < {_name(earlier)})")
+    key = spec.get("key", [])
+    if key:
+        # a repeat, or two keys whose 64-bit hashes collide (then the full check decides)
+        hashed = f"hash({', '.join(_name(name) for name in key)})"
+        present = " AND ".join(f"{_name(name)} IS NOT NULL" for name in key)
+        counts.append(f"count(*) FILTER (WHERE {present}) - count(DISTINCT {hashed}) FILTER (WHERE {present})")
+    return counts
+
+
+def _name(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
