@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pandas as pd
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -85,3 +86,30 @@ def test_measure_relations_hold(referrals):
     pd.testing.assert_series_equal(
         by_provider.reindex(england.index).fillna(0), england, check_names=False
     )
+
+
+# months with and without activity (the data run from June to October 2020), not in date order,
+# one before the data start and a gap between two of them
+TREND_MONTHS = [Period.parse(label) for label in ("2020-09", "2020-08", "2020-06", "2020-05", "2020-11")]
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(referral, min_size=1, max_size=12))
+def test_totals_of_several_months_at_once_equal_each_month_on_its_own(referrals):
+    engine = MeasureEngine(build(referrals).ibis_tables())
+    levels = ["England", "ICB", "Provider"]
+
+    together = engine.compute_totals(TREND_MONTHS, levels=levels)
+
+    one_by_one = pd.concat([engine.compute(month, levels=levels, breakdowns=False) for month in TREND_MONTHS],
+                           ignore_index=True)
+    pd.testing.assert_frame_equal(together, one_by_one)
+
+
+def test_totals_of_overlapping_periods_are_refused():
+    builder = DatasetBuilder()
+    builder.referral("P001", "2020-09-01")
+    engine = MeasureEngine(builder.ibis_tables())
+
+    with pytest.raises(ValueError, match="overlap"):
+        engine.compute_totals([Period.parse("2020-21"), Period.parse("2020-09")])

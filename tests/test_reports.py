@@ -231,24 +231,31 @@ def test_trend_months_are_computed_only_for_england_and_the_reports_levels():
     from iapt_report.measures import MEASURE_COLUMNS
     from iapt_report.periods import Period
 
+    def rows_of(period):
+        row = dict.fromkeys(MEASURE_COLUMNS, "")
+        rows = [dict(row, REPORTING_PERIOD_START=period.label, GROUP_TYPE="England", ORG_CODE1="England"),
+                dict(row, REPORTING_PERIOD_START=period.label, GROUP_TYPE="ICB", ORG_CODE1="QX1"),
+                dict(row, REPORTING_PERIOD_START=period.label, GROUP_TYPE="Provider", ORG_CODE2=PROVIDER)]
+        return pd.DataFrame(rows, columns=MEASURE_COLUMNS)
+
     class RecordingEngine:
         def __init__(self):
             self.calls = []
 
         def compute(self, period, levels=None, breakdowns=None):
             self.calls.append((period.label, levels))
-            row = dict.fromkeys(MEASURE_COLUMNS, "")
-            rows = [dict(row, GROUP_TYPE="England", ORG_CODE1="England"),
-                    dict(row, GROUP_TYPE="ICB", ORG_CODE1="QX1"),
-                    dict(row, GROUP_TYPE="Provider", ORG_CODE2=PROVIDER)]
-            return pd.DataFrame(rows, columns=MEASURE_COLUMNS)
+            return rows_of(period)
+
+        def compute_totals(self, periods, levels=None):
+            self.calls.append(([period.label for period in periods], levels))
+            return pd.concat([rows_of(period) for period in periods], ignore_index=True)
 
     engine = RecordingEngine()
     config = BuildConfig(kind="monthly", periods=["2020-09"], orgs=["England", PROVIDER], trend_months=3)
     measures = _measures_for(engine, Period.parse("2020-09"), config)
-    assert engine.calls == [("2020-09", None), ("2020-08", ["England", "Provider"]),
-                            ("2020-07", ["England", "Provider"])]
-    assert len(measures) == 9
+    # the report month at every level, then the trend months together, at the levels they are drawn for
+    assert engine.calls == [("2020-09", None), (["2020-08", "2020-07"], ["England", "Provider"])]
+    assert measures.REPORTING_PERIOD_START.tolist() == ["2020-09"] * 3 + ["2020-08"] * 3 + ["2020-07"] * 3
 
 
 def test_a_second_build_of_the_same_data_reads_cached_measures(synthetic_data, tmp_path):

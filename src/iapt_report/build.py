@@ -16,6 +16,7 @@ import shutil
 import time
 import tomllib
 import traceback
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -201,11 +202,20 @@ class RecordLevelMeasures:
         return self._engine
 
     def compute(self, period: Period, levels: list[str] | None = None, breakdowns: bool | None = None) -> pd.DataFrame:
+        """What :meth:`MeasureEngine.compute` gives, from the cache when it holds it."""
+        return self._cached([period.label, levels, breakdowns],
+                            lambda engine: engine.compute(period, levels=levels, breakdowns=breakdowns))
+
+    def compute_totals(self, periods: list[Period], levels: list[str] | None = None) -> pd.DataFrame:
+        """What :meth:`MeasureEngine.compute_totals` gives, from the cache when it holds it."""
+        return self._cached(["totals", [p.label for p in periods], levels],
+                            lambda engine: engine.compute_totals(periods, levels=levels))
+
+    def _cached(self, request: list, compute: Callable[[MeasureEngine], pd.DataFrame]) -> pd.DataFrame:
         if self.cache_dir is None:
             self.all_from_cache = False
-            return self._engine_now().compute(period, levels=levels, breakdowns=breakdowns)
-        request = json.dumps([period.label, levels, breakdowns])
-        key = hashlib.sha256((self._fingerprint + request).encode()).hexdigest()
+            return compute(self._engine_now())
+        key = hashlib.sha256((self._fingerprint + json.dumps(request)).encode()).hexdigest()
         path = self.cache_dir / f"{self._fingerprint[:16]}-{key[:32]}.parquet"
         if path.is_file():
             try:
@@ -213,7 +223,7 @@ class RecordLevelMeasures:
             except Exception:  # a damaged cache file is recomputed, never trusted
                 path.unlink(missing_ok=True)
         self.all_from_cache = False
-        table = self._engine_now().compute(period, levels=levels, breakdowns=breakdowns)
+        table = compute(self._engine_now())
         self.cache_dir.mkdir(parents=True, exist_ok=True)
         partial = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         table.to_parquet(partial, index=False)
@@ -244,8 +254,7 @@ def _measures_for(engine: MeasureEngine | RecordLevelMeasures, period: Period, c
         org_levels = current.loc[current.ORG_CODE1.isin(config.orgs) | current.ORG_CODE2.isin(config.orgs),
                                  "GROUP_TYPE"].unique().tolist()
         levels = [level for level in LEVELS if level == ENGLAND or level in org_levels]
-        for month in _previous_months(period, config.trend_months - 1):
-            frames.append(engine.compute(month, levels=levels, breakdowns=False))
+        frames.append(engine.compute_totals(_previous_months(period, config.trend_months - 1), levels=levels))
     return pd.concat(frames, ignore_index=True)
 
 

@@ -8,6 +8,7 @@ Every step is an Ibis expression; only the aggregated result comes back as panda
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import ibis
@@ -110,39 +111,48 @@ class MeasureEngine:
         year (the annual report's breakdowns) and off for a month; ``breakdown_levels`` limits
         the geographies the breakdowns are computed for (default: the same as ``levels``).
         """
-        levels = list(levels or LEVELS)
-        unknown = [name for name in levels if name not in LEVELS]
-        if unknown:
-            raise ValueError(f"unknown geography level(s) {unknown}; choose from {list(LEVELS)}")
+        levels = _checked_levels(levels)
         if breakdowns is None:
             breakdowns = period.kind == "year"
-        frames = [self._compute_breakdown(period, levels, None, None)]
+        frames = self._compute_breakdown([period], levels, None, None)
         if breakdowns:
             # the breakdown labels are worked out once, for the pathways in the period, and kept
             # while every breakdown is aggregated from them
             with self._labelled_pathways(period).cache() as labelled:
                 for variable_type, groupings in BREAKDOWNS.items():
                     for var_a, var_b in groupings:
-                        frames.append(self._compute_breakdown(
-                            period, breakdown_levels or levels, variable_type, (var_a, var_b), labelled
-                        ))
-        table = pd.concat(frames, ignore_index=True)
-        table.insert(0, "REPORTING_PERIOD_START", period.start.isoformat())
-        table.insert(1, "REPORTING_PERIOD_END", period.end.isoformat())
-        return _sorted(table[MEASURE_COLUMNS], levels)
+                        frames += self._compute_breakdown(
+                            [period], breakdown_levels or levels, variable_type, (var_a, var_b), labelled
+                        )
+        return _finished(pd.concat(frames, ignore_index=True), period, levels)
+
+    def compute_totals(self, periods: list[Period], levels: list[str] | None = None) -> pd.DataFrame:
+        """The totals (no breakdowns) of several periods that do not overlap, such as a report's trend months.
+
+        The same table as ``compute(p, levels, breakdowns=False)`` for each period in turn,
+        concatenated; but each unit's rows are aggregated for all the periods at once, one
+        query per event date, each row counted in the period its date falls in (see
+        :func:`_aggregate_by_period`), instead of once per period.
+        """
+        levels = _checked_levels(levels)
+        periods = list(periods)
+        frames = self._compute_breakdown(periods, levels, None, None)
+        return pd.concat([_finished(frame, period, levels) for frame, period in zip(frames, periods)],
+                         ignore_index=True)
 
     # --- one breakdown (or the totals) at every level --------------------------------------
-    def _compute_breakdown(self, period, levels, variable_type, grouping, labelled=None) -> pd.DataFrame:
+    def _compute_breakdown(self, periods, levels, variable_type, grouping, labelled=None) -> list[pd.DataFrame]:
         """Every level from one aggregation per unit at the finest grain (sub-ICB x provider).
 
         Counts, sums, maxima and minima roll up exactly; a mean rolls up as sum / count. A
         median does not, so medians get their own (small) query per level. ``labelled``: the
-        pathways with their breakdown labels (:meth:`_labelled_pathways`), for a breakdown.
+        pathways with their breakdown labels (:meth:`_labelled_pathways`), for a breakdown of
+        one period. Returns one long frame per period of ``periods``, in their order.
         """
         measures = [m for m in self.registry if variable_type is None or m.breakdowns]
         direct = [m for m in measures if m.statistic != "percentage"]
         if variable_type and labelled is None:
-            labelled = self._labelled_pathways(period)
+            labelled = self._labelled_pathways(periods[0])
         units = {
             "pathway": labelled if variable_type else self.pathways,
             "appointment": self.appointments,
@@ -154,26 +164,30 @@ class MeasureEngine:
             unit_measures = [m for m in direct if m.unit == unit]
             if not unit_measures:
                 continue
-            table = _in_period_rows(table, unit_measures, period)
+            if len(periods) == 1:
+                table = _in_period_rows(table, unit_measures, periods[0])
             if grouping:
                 table = _with_variable_columns(table, variable_type, grouping)
             decomposable = [m for m in unit_measures if m.statistic != "median"]
-            fine.append(_aggregate_parts(table, fine_keys, decomposable, period))
+            fine.append(_aggregate_parts(table, fine_keys, decomposable, periods))
             medians.append((table, [m for m in unit_measures if m.statistic == "median"]))
 
-        frames = []
+        frames = [[] for _ in periods]
         for level_name in levels:
             level = LEVELS[level_name]
             keys = list(level.keys) + (["VARIABLE_A", "VARIABLE_B"] if grouping else [])
-            wide = None
+            wide = [None for _ in periods]
             for (table, median_measures), parts in zip(medians, fine):
-                unit_measures = [m for m in direct if m.unit == _unit_of(parts)]
-                result = _roll_up(parts, keys, [m for m in unit_measures if m.statistic != "median"])
-                if median_measures:
-                    result = _merge_wide(result, _aggregate(table, keys, median_measures, period), keys)
-                wide = result if wide is None else _merge_wide(wide, result, keys)
-            frames.append(_to_long(wide, level, variable_type, measures))
-        return pd.concat(frames, ignore_index=True)
+                unit_measures = [m for m in direct if m.unit == _unit_of(parts[0])]
+                median_values = _aggregate(table, keys, median_measures, periods) if median_measures else None
+                for i, period_parts in enumerate(parts):
+                    result = _roll_up(period_parts, keys, [m for m in unit_measures if m.statistic != "median"])
+                    if median_values is not None:
+                        result = _merge_wide(result, median_values[i], keys)
+                    wide[i] = result if wide[i] is None else _merge_wide(wide[i], result, keys)
+            for i in range(len(periods)):
+                frames[i].append(_to_long(wide[i], level, variable_type, measures))
+        return [pd.concat(period_frames, ignore_index=True) for period_frames in frames]
 
     def _labelled_pathways(self, period: Period) -> ibis.Table:
         """The pathways any breakdown measure counts in ``period``, with their breakdown labels."""
@@ -293,20 +307,44 @@ def _column_condition(col, rule):
 def in_cohort(table: ibis.Table, m: Measure, period: Period) -> ibis.expr.types.BooleanValue:
     event = table[m.cohort.event]
     in_period = event.between(ibis.literal(period.start), ibis.literal(period.end)).fill_null(False)
-    return in_period & condition(table, {**m.cohort.where}) & condition(table, m.where)
+    return in_period & _cohort_conditions(table, m)
 
 
-def _aggregate(table: ibis.Table, keys: list[str], measures: list[Measure], period: Period) -> pd.DataFrame:
+def _cohort_conditions(table: ibis.Table, m: Measure) -> ibis.expr.types.BooleanValue:
+    """What puts a row in the measure's count, besides its event date falling in the period (which
+    needs a date: so a row without one is not counted, and the result is a column, never a constant)."""
+    return table[m.cohort.event].notnull() & condition(table, {**m.cohort.where}) & condition(table, m.where)
+
+
+def _metrics(table: ibis.Table, measures: list[Measure], selected: Callable[[Measure], ibis.expr.types.BooleanValue],
+             decomposed: bool) -> dict:
+    """The aggregate of each measure over the rows ``selected(measure)`` picks.
+
+    ``decomposed``: a mean as its sum and count (``<id>__sum``, ``<id>__n``), to be rolled up.
+    """
     metrics = {}
     for m in measures:
-        selected = in_cohort(table, m, period)
+        rows = selected(m)
         if m.statistic == "count":
-            metrics[m.id] = selected.cast("int64").sum()
+            metrics[m.id] = rows.cast("int64").sum()
+            continue
+        value = table[m.value].cast("float64")
+        if decomposed and m.statistic == "mean":
+            metrics[f"{m.id}__sum"] = value.sum(where=rows)
+            metrics[f"{m.id}__n"] = value.count(where=rows)
         else:
-            value = table[m.value].cast("float64")
-            metrics[m.id] = getattr(value, m.statistic)(where=selected)
+            metrics[m.id] = getattr(value, m.statistic)(where=rows)
+    return metrics
+
+
+def _aggregate(table: ibis.Table, keys: list[str], measures: list[Measure], periods: list[Period]) -> list[pd.DataFrame]:
+    """The measures of each period grouped by ``keys`` (one row when there are none); one frame per period."""
+    if len(periods) > 1:
+        return _aggregate_by_period(table, keys, measures, periods, decomposed=False)
+    [period] = periods
+    metrics = _metrics(table, measures, lambda m: in_cohort(table, m, period), decomposed=False)
     grouped = table.group_by(keys).aggregate(**metrics) if keys else table.aggregate(**metrics)
-    return grouped.execute()
+    return [grouped.execute()]
 
 
 def _in_period_rows(table: ibis.Table, measures: list[Measure], period: Period) -> ibis.Table:
@@ -318,23 +356,70 @@ def _in_period_rows(table: ibis.Table, measures: list[Measure], period: Period) 
     return table.filter(any_event)
 
 
-def _aggregate_parts(table: ibis.Table, keys: list[str], measures: list[Measure], period: Period) -> pd.DataFrame:
-    """Additive parts at the finest grain: counts, sums, max, min, and sum + count for means."""
-    metrics = {}
-    for m in measures:
-        selected = in_cohort(table, m, period)
-        if m.statistic == "count":
-            metrics[m.id] = selected.cast("int64").sum()
-            continue
-        value = table[m.value].cast("float64")
-        if m.statistic in ("sum", "max", "min"):
-            metrics[m.id] = getattr(value, m.statistic)(where=selected)
-        elif m.statistic == "mean":
-            metrics[f"{m.id}__sum"] = value.sum(where=selected)
-            metrics[f"{m.id}__n"] = value.count(where=selected)
-    result = table.group_by(keys).aggregate(**metrics).execute()
-    result.attrs["unit"] = measures[0].unit
-    return result
+def _aggregate_parts(table: ibis.Table, keys: list[str], measures: list[Measure], periods: list[Period]) -> list[pd.DataFrame]:
+    """Additive parts at the finest grain: counts, sums, max, min, and sum + count for means; one frame per period."""
+    if len(periods) > 1:
+        results = _aggregate_by_period(table, keys, measures, periods, decomposed=True)
+    else:
+        [period] = periods
+        metrics = _metrics(table, measures, lambda m: in_cohort(table, m, period), decomposed=True)
+        results = [table.group_by(keys).aggregate(**metrics).execute()]
+    for result in results:
+        result.attrs["unit"] = measures[0].unit
+    return results
+
+
+_PERIOD_INDEX = "__period_index"
+
+
+def _aggregate_by_period(table: ibis.Table, keys: list[str], measures: list[Measure], periods: list[Period],
+                         decomposed: bool) -> list[pd.DataFrame]:
+    """What :func:`_aggregate` / :func:`_aggregate_parts` give for each period in turn, from one query per event date.
+
+    A row belongs to a measure's period by one date (its cohort's event), and periods that do
+    not overlap put each date in one period at most: so the measures sharing an event date are
+    aggregated for every period at once, grouped by that period, and every row is read once
+    per event date rather than once per period. A group a period has no rows for counts zero
+    (and its other statistics are missing), as in a query of that period alone.
+    """
+    ordered = sorted(periods, key=lambda p: p.start)
+    overlapping = [(a.label, b.label) for a, b in zip(ordered, ordered[1:]) if b.start <= a.end]
+    if overlapping:
+        raise ValueError(f"periods {overlapping[0]} overlap: the totals of several periods need periods that do not")
+    start, end = ordered[0].start, ordered[-1].end
+    by_period: list[list[pd.DataFrame]] = [[] for _ in periods]
+    for event in sorted({m.cohort.event for m in measures}):
+        event_measures = [m for m in measures if m.cohort.event == event]
+        dated = table.filter(table[event].between(ibis.literal(start), ibis.literal(end)))
+        index = ibis.cases(*[(dated[event].between(ibis.literal(p.start), ibis.literal(p.end)), i)
+                             for i, p in enumerate(periods)])
+        rows = dated.mutate(**{_PERIOD_INDEX: index})
+        rows = rows.filter(rows[_PERIOD_INDEX].notnull())
+        metrics = _metrics(rows, event_measures, lambda m: _cohort_conditions(rows, m), decomposed)
+        result = rows.group_by([*keys, _PERIOD_INDEX]).aggregate(**metrics).execute()
+        for i in range(len(periods)):
+            part = result[result[_PERIOD_INDEX] == i].drop(columns=_PERIOD_INDEX).reset_index(drop=True)
+            by_period[i].append(part if keys else part.reindex([0]))  # one row, as an ungrouped query gives
+    counts = [name for m in measures for name in
+              ([m.id] if m.statistic == "count" else [f"{m.id}__n"] if decomposed and m.statistic == "mean" else [])]
+    frames = []
+    for parts in by_period:
+        frame = parts[0]
+        for part in parts[1:]:
+            frame = _merge_parts(frame, part, keys)
+        frame[counts] = frame[counts].fillna(0)
+        frames.append(frame)
+    return frames
+
+
+def _merge_parts(left: pd.DataFrame, right: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """An outer merge on ``keys`` of two frames of different columns, either of which may be empty
+    (pandas cannot merge on the keys of an empty Arrow-backed frame straight from a query)."""
+    if keys and (left.empty or right.empty):
+        rows = left if right.empty else right
+        columns = list(left.columns) + [c for c in right.columns if c not in left.columns]
+        return rows.reindex(columns=columns).reset_index(drop=True)
+    return _merge_wide(left, right, keys)
 
 
 def _unit_of(parts: pd.DataFrame) -> str:
@@ -408,6 +493,22 @@ def _to_long(wide: pd.DataFrame, level: GeographyLevel, variable_type: str | Non
     long["STATISTIC"] = long["MEASURE_ID"].map({m.id: m.statistic for m in measures})
     long["BASE_MEASURE_ID"] = long["MEASURE_ID"].map({m.id: m.base_measure_id or "" for m in measures})
     return long
+
+
+def _checked_levels(levels: list[str] | None) -> list[str]:
+    levels = list(levels or LEVELS)
+    unknown = [name for name in levels if name not in LEVELS]
+    if unknown:
+        raise ValueError(f"unknown geography level(s) {unknown}; choose from {list(LEVELS)}")
+    return levels
+
+
+def _finished(table: pd.DataFrame, period: Period, levels: list[str]) -> pd.DataFrame:
+    """One period's long table: its dates first, then the published columns, in the documented row order."""
+    table = table.copy()
+    table.insert(0, "REPORTING_PERIOD_START", period.start.isoformat())
+    table.insert(1, "REPORTING_PERIOD_END", period.end.isoformat())
+    return _sorted(table[MEASURE_COLUMNS], levels)
 
 
 def _sorted(table: pd.DataFrame, levels: list[str]) -> pd.DataFrame:
