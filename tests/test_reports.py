@@ -207,6 +207,18 @@ def test_failing_notebook_fails_the_build_naming_it(synthetic_data, tmp_path):
     assert (tmp_path / "out" / "_failed" / "monthly" / "2020-09" / "England" / "outcomes.ipynb").exists()
 
 
+def test_a_build_with_relative_folders_works_from_where_it_is_run(synthetic_data, tmp_path, monkeypatch):
+    """As `make report` runs it: data and output given relative to the working folder."""
+    shutil.copytree(synthetic_data, tmp_path / "data")
+    monkeypatch.chdir(tmp_path)
+
+    [report] = build_reports(BuildConfig(kind="monthly", periods=["2020-09"], orgs=["England"], data=Path("data"),
+                                         output=Path("_output"), trend_months=2, renderer="fallback"))
+
+    assert report.error is None
+    assert (tmp_path / "_output" / "monthly" / "2020-09" / "England" / "report.html").is_file()
+
+
 def test_cli_build_exits_non_zero_when_a_report_fails(synthetic_data, tmp_path, capsys):
     config = tmp_path / "run.toml"
     config.write_text(f'kind = "monthly"\nperiods = ["2020-09"]\norgs = ["NOT-AN-ORG"]\ndata = "{synthetic_data}"\n'

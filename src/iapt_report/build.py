@@ -292,7 +292,8 @@ def _build_one(report: BuiltReport, measures: pd.DataFrame, period: Period, conf
                synthetic: bool, hashes: dict[str, str]) -> None:
     data = ReportData(measures, period, report.org)
     org_rows = data.rows()  # fails early, with a clear message, for an unknown organisation
-    final = Path(config.output) / config.kind / period.label / report.org
+    # absolute: the notebooks run in the report's own folder, where a relative path means something else
+    final = Path(config.output).absolute() / config.kind / period.label / report.org
     with staged_folder(final) as staging:
         started = time.perf_counter()
         measures_path = staging / "data" / "measures_unrounded.parquet"
