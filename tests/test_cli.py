@@ -28,6 +28,20 @@ def test_help_names_the_commands(capsys):
     assert "synthesize" in text and "measures" in text
 
 
+def test_synthesize_can_write_over_its_own_earlier_dataset(tmp_path):
+    """`make report` synthesizes into the same folder every time it runs."""
+    arguments = ["synthesize", "--start", "2020-08-01", "--end", "2020-09-30", "--scale", "0.001",
+                 "--out", str(tmp_path / "synthetic")]
+    assert main(arguments) == 0
+    first = (tmp_path / "synthetic" / "IDS101Referral.parquet").read_bytes()
+    assert (tmp_path / "synthetic" / "_synthetic.json").is_file()
+
+    assert main(arguments) == 0
+
+    assert (tmp_path / "synthetic" / "IDS101Referral.parquet").read_bytes() == first
+    assert (tmp_path / "synthetic" / "_synthetic.json").is_file()
+
+
 def test_measures_writes_a_complete_folder(data_dir, tmp_path):
     out = tmp_path / "out"
     assert main(["measures", "--period", "2020-09", "--data", str(data_dir), "--out", str(out)]) == 0

@@ -51,6 +51,7 @@ import pandas as pd
 import pyarrow as pa
 import yaml
 
+from .dataset import SYNTHETIC_MARKER
 from .reference import code_lists, dataset_schema, instruments
 
 DEFAULT_SEED = 20200901
@@ -333,6 +334,7 @@ def _check_replaceable(out_dir: Path) -> None:
     if not out_dir.is_dir():
         raise ValueError(f"{out_dir} is a file, not a folder: choose a folder for the dataset")
     known = {f"{table}.{fmt}" for table in dataset_schema()["tables"] for fmt in ("parquet", "csv")}
+    known.add(SYNTHETIC_MARKER)  # what `iapt-report synthesize` leaves beside the tables
     others = sorted(path.name for path in out_dir.iterdir() if path.name not in known)
     if others:
         raise ValueError(
