@@ -475,6 +475,10 @@ def _run_notebook(template: Path, executed: Path, parameters: dict, cwd: Path, f
                     # which notebooks running side by side must not do
                     resources={"metadata": {"path": str(cwd)}},
                     progress_bar=False, kernel_name="python3", log_output=False,
+                    # the kernel's own log (a warning about its local TCP ports at every start,
+                    # the interrupt it is sent when shut down) would fill the build's output; a
+                    # cell's error or the kernel dying reaches the build through papermill
+                    extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
                 )
                 break
             except (RuntimeError, TimeoutError) as error:
