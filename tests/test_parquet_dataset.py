@@ -191,3 +191,14 @@ def test_a_dataset_with_a_csv_table_is_read_through_pandas(tmp_path):
 
     assert views(loaded) == set()
     assert len(loaded["OrgProvider"]) == 3
+
+
+def test_a_schema_rule_not_checked_in_place_sends_every_dataset_to_pandas(tmp_path, monkeypatch):
+    write_dataset(tiny_dataset(), tmp_path)
+    columns = {**dataset.TABLES["IDS101Referral"]["columns"],
+               "EndCode": {**dataset.TABLES["IDS101Referral"]["columns"]["EndCode"], "pattern": "[0-9]+"}}
+    tables = {**dataset.TABLES, "IDS101Referral": {**dataset.TABLES["IDS101Referral"], "columns": columns}}
+    monkeypatch.setattr("iapt_report.parquet_dataset.TABLES", tables)
+
+    assert open_parquet_dataset(located(tmp_path)) is None
+    assert views(load_dataset(tmp_path)) == set()
