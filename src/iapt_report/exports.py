@@ -22,6 +22,7 @@ from pathlib import Path
 import pandas as pd
 
 from . import __version__
+from .duckdb_sql import identifier, string_literal
 
 PUBLICATION_COLUMNS = [
     "REPORTING_PERIOD_START",
@@ -92,25 +93,17 @@ def _write_text_csv(frame: pd.DataFrame, path: Path) -> None:
     import pyarrow
 
     rows = pyarrow.Table.from_pandas(frame, preserve_index=False)  # noqa: F841 (read by the query)
-    columns = ", ".join(f"NULLIF({_quoted(name)}, '') AS {_quoted(name)}" for name in frame.columns)
+    columns = ", ".join(f"NULLIF({identifier(name)}, '') AS {identifier(name)}" for name in frame.columns)
     con = duckdb.connect()
     try:
-        carriage_return = " OR ".join(f"contains({_quoted(name)}, chr(13))" for name in frame.columns)
+        carriage_return = " OR ".join(f"contains({identifier(name)}, chr(13))" for name in frame.columns)
         if con.execute(f"SELECT count(*) FROM rows WHERE {carriage_return}").fetchone()[0]:
             _write_csv_with_pandas(frame, path)
             return
-        con.execute(f"COPY (SELECT {columns} FROM rows) TO {_literal(str(path))} "
+        con.execute(f"COPY (SELECT {columns} FROM rows) TO {string_literal(str(path))} "
                     "(FORMAT csv, HEADER, DELIMITER ',', QUOTE '\"', ESCAPE '\"')")
     finally:
         con.close()
-
-
-def _quoted(identifier: str) -> str:
-    return '"' + str(identifier).replace('"', '""') + '"'
-
-
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 def publication_table(published: pd.DataFrame) -> pd.DataFrame:

@@ -406,20 +406,10 @@ def _aggregate_by_period(table: ibis.Table, keys: list[str], measures: list[Meas
     for parts in by_period:
         frame = parts[0]
         for part in parts[1:]:
-            frame = _merge_parts(frame, part, keys)
+            frame = _merge_wide(frame, part, keys)
         frame[counts] = frame[counts].fillna(0)
         frames.append(frame)
     return frames
-
-
-def _merge_parts(left: pd.DataFrame, right: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
-    """An outer merge on ``keys`` of two frames of different columns, either of which may be empty
-    (pandas cannot merge on the keys of an empty Arrow-backed frame straight from a query)."""
-    if keys and (left.empty or right.empty):
-        rows = left if right.empty else right
-        columns = list(left.columns) + [c for c in right.columns if c not in left.columns]
-        return rows.reindex(columns=columns).reset_index(drop=True)
-    return _merge_wide(left, right, keys)
 
 
 def _unit_of(parts: pd.DataFrame) -> str:
@@ -454,8 +444,14 @@ def _roll_up(parts: pd.DataFrame, keys: list[str], measures: list[Measure]) -> p
 
 
 def _merge_wide(left: pd.DataFrame, right: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """The columns of both, outer-joined on ``keys`` (side by side when there are none)."""
     if not keys:
         return pd.concat([left, right], axis=1)
+    if left.empty or right.empty:
+        # what the outer join gives, without it: pandas cannot join on the keys of an empty
+        # Arrow-backed frame straight from a query
+        columns = list(left.columns) + [c for c in right.columns if c not in left.columns]
+        return (left if right.empty else right).reindex(columns=columns).reset_index(drop=True)
     return left.merge(right, on=keys, how="outer")
 
 

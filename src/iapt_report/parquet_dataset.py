@@ -25,7 +25,9 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from . import dataset
 from .dataset import CODE_FORMATS, PANDAS_DTYPES, TABLES, Dataset, duckdb_backend
+from .duckdb_sql import identifier, string_literal
 from .reference import code_lists
 
 #: Every character Python's ``str.strip()`` removes (what pandas strips from text), for DuckDB's
@@ -56,27 +58,30 @@ def open_parquet_dataset(located: Mapping[str, Path]) -> Dataset | None:
         return None
     backend = duckdb_backend()
     try:
-        views = _views(backend.con, located)
-        if views is None:
-            backend.disconnect()
-            return None
-        for view in views.values():
-            backend.con.execute(view.definition(tidy_all=True))
-        clean = _checks_pass(backend.con, views)
-        if clean:
-            for view in views.values():  # the columns found tidy are read as they are, which is quicker
-                backend.con.execute(view.definition(tidy_all=False))
-            clean = _references_found(backend.con)
-        if not clean:
-            backend.disconnect()
-            return None
+        clean = _clean_views(backend.con, located)
     except (duckdb.Error, OSError):  # unreadable files are for the pandas path to describe
+        clean = False
+    if not clean:
         backend.disconnect()
         return None
     dtypes = {table: pd.Series({name: PANDAS_DTYPES[spec["type"]] for name, spec in TABLES[table]["columns"].items()},
                                dtype=object)
               for table in TABLES}
     return Dataset(backend, {table: str(path) for table, path in located.items()}, dtypes)
+
+
+def _clean_views(con: duckdb.DuckDBPyConnection, located: Mapping[str, Path]) -> bool:
+    """Create a view of each table over its file; whether every column was typed and every check passed."""
+    views = _views(con, located)
+    if views is None:
+        return False
+    for view in views.values():
+        con.execute(view.definition(tidy_all=True))
+    if not _checks_pass(con, views):
+        return False
+    for view in views.values():  # the columns found tidy are read as they are, which is quicker
+        con.execute(view.definition(tidy_all=False))
+    return _references_found(con)
 
 
 @dataclass
@@ -91,15 +96,15 @@ class _Column:
 
     def tidied(self) -> str:
         """SQL giving the column as :func:`dataset.normalise_table` types and tidies it."""
-        column = _name(self.name)
+        column = identifier(self.name)
         if self.kind == "string":
             text = f"CAST({column} AS VARCHAR)"
             # trimming with a set of characters is slow in DuckDB: only text that starts or ends
             # with a character at or below a space or from U+0085 up (where the rest are) is trimmed
             ends = [f"unicode({text})", f"unicode(right({text}, 1))"]
             may_have_space = " OR ".join(f"{end} <= 32 OR {end} >= 133" for end in ends)
-            text = f"NULLIF(CASE WHEN {may_have_space} THEN trim({text}, {_literal(_WHITESPACE)}) ELSE {text} END, '')"
-            return _CODE_FORMATS_SQL[self.name](text) if self.name in CODE_FORMATS else text
+            text = f"NULLIF(CASE WHEN {may_have_space} THEN trim({text}, {string_literal(_WHITESPACE)}) ELSE {text} END, '')"
+            return _TIDY_UPS_SQL[CODE_FORMATS[self.name]](text) if self.name in CODE_FORMATS else text
         if self.kind == "date":
             return f"CAST(CAST({column} AS DATE) AS TIMESTAMP)"
         if self.kind == "integer":
@@ -111,10 +116,10 @@ class _Column:
         """SQL counting the values that tidying changes, or None when the file's type must be cast anyway."""
         if self.source_type != _VIEW_TYPES[self.kind]:
             return None
-        return f"count(*) FILTER (WHERE {_name(self.name)} IS DISTINCT FROM {_name(self.name + _AS_READ)})"
+        return f"count(*) FILTER (WHERE {identifier(self.name)} IS DISTINCT FROM {identifier(self.name + _AS_READ)})"
 
     def select(self, tidy_all: bool) -> str:
-        return f"{_name(self.name)}" if self.tidy and not tidy_all else f"{self.tidied()} AS {_name(self.name)}"
+        return identifier(self.name) if self.tidy and not tidy_all else f"{self.tidied()} AS {identifier(self.name)}"
 
 
 _AS_READ = " as read"
@@ -133,19 +138,19 @@ class _View:
     def rows_as_read_and_tidied(self) -> str:
         """SQL of the view's rows (every column tidied) beside each column as read (named ``<column> as read``)."""
         selected = [column.select(tidy_all=True) for column in self.columns]
-        selected += [f"{_name(column.name)} AS {_name(column.name + _AS_READ)}" for column in self.columns]
+        selected += [f"{identifier(column.name)} AS {identifier(column.name + _AS_READ)}" for column in self.columns]
         return f"(SELECT {', '.join(selected)} FROM {self.source})"
 
     def definition(self, tidy_all: bool) -> str:
-        selected = [column.select(tidy_all) for column in self.columns] + [_name(name) for name in self.extra_columns]
-        return f"CREATE OR REPLACE VIEW {_name(self.table)} AS SELECT {', '.join(selected)} FROM {self.source}"
+        selected = [column.select(tidy_all) for column in self.columns] + [identifier(name) for name in self.extra_columns]
+        return f"CREATE OR REPLACE VIEW {identifier(self.table)} AS SELECT {', '.join(selected)} FROM {self.source}"
 
 
 def _views(con: duckdb.DuckDBPyConnection, located: Mapping[str, Path]) -> dict[str, _View] | None:
     """Each table's view over its file, or None when a column is missing or of a type not read here."""
     views = {}
     for table, path in located.items():
-        source = f"read_parquet({_literal(str(path.resolve()))})"
+        source = f"read_parquet({string_literal(str(path.resolve()))})"
         types = dict(con.execute(f"SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM {source})").fetchall())
         schema = TABLES[table]["columns"]
         columns = []
@@ -157,7 +162,7 @@ def _views(con: duckdb.DuckDBPyConnection, located: Mapping[str, Path]) -> dict[
     return views
 
 
-def _unpadded(code: str) -> str:
+def _digits_unpadded(code: str) -> str:
     return f"coalesce(NULLIF(ltrim({code}, '0'), ''), '0')"
 
 
@@ -165,14 +170,17 @@ def _if_digits(code: str, tidied: str) -> str:
     return f"(CASE WHEN regexp_full_match({code}, '[0-9]+') THEN {tidied} ELSE {code} END)"
 
 
-#: The SQL of dataset.CODE_FORMATS' tidy-ups (zfill pads, but never cuts as lpad would).
-_CODE_FORMATS_SQL = {
-    "AttendOrDNACode": lambda code: _if_digits(code, _unpadded(code)),
-    "AppType": lambda code: _if_digits(code, f"(CASE WHEN length({_unpadded(code)}) < 2 "
-                                             f"THEN lpad({_unpadded(code)}, 2, '0') ELSE {_unpadded(code)} END)"),
-    "ConsMechanism": lambda code: _if_digits(code, f"(CASE WHEN length({_unpadded(code)}) < 2 "
-                                                   f"THEN lpad({_unpadded(code)}, 2, '0') ELSE {_unpadded(code)} END)"),
-}
+def _unpadded_sql(code: str) -> str:
+    return _if_digits(code, _digits_unpadded(code))
+
+
+def _two_digits_sql(code: str) -> str:
+    unpadded = _digits_unpadded(code)  # zfill(2) pads, but never cuts as lpad would
+    return _if_digits(code, f"(CASE WHEN length({unpadded}) < 2 THEN lpad({unpadded}, 2, '0') ELSE {unpadded} END)")
+
+
+#: The SQL of each tidy-up dataset.CODE_FORMATS applies (which says which columns get which).
+_TIDY_UPS_SQL = {dataset._unpadded: _unpadded_sql, dataset._two_digits: _two_digits_sql}
 
 
 def _checks_pass(con: duckdb.DuckDBPyConnection, views: Mapping[str, _View]) -> bool:
@@ -200,9 +208,9 @@ def _references_found(con: duckdb.DuckDBPyConnection) -> bool:
             if column_spec.get("references"):
                 parent, parent_column = column_spec["references"].split(".")
                 (unknown,) = con.execute(
-                    f"SELECT count(*) FROM {_name(table)} AS child ANTI JOIN {_name(parent)} AS parent"
-                    f" ON child.{_name(column)} = parent.{_name(parent_column)}"
-                    f" WHERE child.{_name(column)} IS NOT NULL").fetchone()
+                    f"SELECT count(*) FROM {identifier(table)} AS child ANTI JOIN {identifier(parent)} AS parent"
+                    f" ON child.{identifier(column)} = parent.{identifier(parent_column)}"
+                    f" WHERE child.{identifier(column)} IS NOT NULL").fetchone()
                 if unknown:
                     return False
     return True
@@ -229,7 +237,7 @@ def _checks(table: str) -> list[str]:
     spec = TABLES[table]
     counts = ["0" if spec.get("may_be_empty") else "CAST(count(*) = 0 AS INTEGER)"]
     for name, column in spec["columns"].items():
-        value = _name(name)
+        value = identifier(name)
         if column.get("required"):
             counts.append(f"count(*) - count({value})")
         if "min" in column:
@@ -239,22 +247,14 @@ def _checks(table: str) -> list[str]:
         if column["type"] == "number":
             counts.append(f"count(*) FILTER (WHERE isinf({value}))")
         if "codes" in column:
-            allowed = ", ".join(_literal(str(code)) for code in code_lists()[column["codes"]])
+            allowed = ", ".join(string_literal(str(code)) for code in code_lists()[column["codes"]])
             counts.append(f"count(*) FILTER (WHERE {value} NOT IN ({allowed}))")
     for earlier, later in spec.get("date_order", []):
-        counts.append(f"count(*) FILTER (WHERE {_name(later)} < {_name(earlier)})")
+        counts.append(f"count(*) FILTER (WHERE {identifier(later)} < {identifier(earlier)})")
     key = spec.get("key", [])
     if key:
         # a repeat, or two keys whose 64-bit hashes collide (then the full check decides)
-        hashed = f"hash({', '.join(_name(name) for name in key)})"
-        present = " AND ".join(f"{_name(name)} IS NOT NULL" for name in key)
+        hashed = f"hash({', '.join(identifier(name) for name in key)})"
+        present = " AND ".join(f"{identifier(name)} IS NOT NULL" for name in key)
         counts.append(f"count(*) FILTER (WHERE {present}) - count(DISTINCT {hashed}) FILTER (WHERE {present})")
     return counts
-
-
-def _name(identifier: str) -> str:
-    return '"' + identifier.replace('"', '""') + '"'
-
-
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
