@@ -20,10 +20,15 @@ SYNTHETIC_END := 2021-03-31
 SYNTHETIC_SCALE := 0.05
 OUTPUT := _output
 
+# Quarto installed by `make quarto` (or by .ci/run) is used when present; any other Quarto on
+# PATH is used too; without one the fallback renderer (pandoc + Typst) renders
+QUARTO_PREFIX := $(CURDIR)/.tools/quarto
+export PATH := $(if $(wildcard $(QUARTO_PREFIX)/quarto),$(QUARTO_PREFIX):,)$(PATH)
+
 # extra pytest arguments, e.g. make test PYTEST_ARGS="-x -k disclosure"
 PYTEST_ARGS ?=
 
-.PHONY: help venv test test-fast report benchmark clean
+.PHONY: help venv quarto page-check test test-fast report benchmark clean
 
 help: ## List the targets
 	@echo "Usage: make <target>"
@@ -42,6 +47,16 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PY) -m pip install --disable-pip-version-check --quiet -e '.[test]' -c constraints.txt
 	@touch $@
 
+quarto: ## Install Quarto 1.11 into .tools/quarto from ../shared/tools/quarto (machines without internet)
+	@if [ -x "$(QUARTO_PREFIX)/quarto" ]; then echo "Quarto $$($(QUARTO_PREFIX)/quarto --version) is in $(QUARTO_PREFIX)"; \
+	elif [ -x ../shared/tools/quarto/install ]; then ../shared/tools/quarto/install "$(QUARTO_PREFIX)"; \
+	else echo "error: ../shared/tools/quarto/install not found; install Quarto from https://quarto.org or with conda (environment.yml)" >&2; exit 1; fi
+
+page-check: ## Install the browser checks' npm packages (axe-core, playwright-core) into .tools/page_check
+	mkdir -p .tools/page_check
+	cp tests/page_check/package.json .tools/page_check/
+	npm install --prefix .tools/page_check --no-audit --no-fund
+
 test: venv ## Run every test, slow ones included (as CI does), on 2 workers
 	$(PY) -m pytest -n 2 tests $(PYTEST_ARGS)
 
@@ -56,6 +71,7 @@ report: venv ## Build the September 2020 monthly and 2020-21 annual reports from
 benchmark: venv ## Run the benchmarks
 	$(PY) benchmarks/run_benchmarks.py
 	$(PY) benchmarks/bench_reports.py
+	$(PY) benchmarks/bench_render.py
 
 clean: ## Remove generated data, outputs and caches (keeps .venv)
 	rm -rf _output _build _data benchmarks/_work .pytest_cache .hypothesis src/*.egg-info

@@ -239,16 +239,71 @@ def test_renderer_choice(tmp_path, monkeypatch):
 
 # --- Quarto ----------------------------------------------------------------------------------
 
-@needs_quarto
+@pytest.fixture(scope="module")
+def quarto(tmp_path_factory):
+    if not render.quarto_available():
+        pytest.skip("quarto not on PATH")
+    folder = build_folder(tmp_path_factory.mktemp("quarto") / "build")
+    return folder, render_report(folder, synthetic=True, renderer="quarto")
+
+
 @needs_poppler
-def test_quarto_renders_the_same_sources_with_the_banner(tmp_path):
-    folder = build_folder(tmp_path / "build")
-    result = render_report(folder, synthetic=True, renderer="quarto")
-    assert result.renderer == "quarto"
+def test_quarto_renders_the_same_sources_with_the_banner(quarto):
+    folder, result = quarto
+    assert re.fullmatch(r"quarto \d+\.\d+\.\d+", result.renderer)
     page = result.html.read_text(encoding="utf-8")
     assert BANNER_TEXT in page and INCLUDED_TEXT in page and ALT_TEXT in page
+    assert 'lang="en-GB"' in page and "?var:" not in page
     for value in VALUES:
         assert value in page
     pages = pdf_pages(result.pdf)
     assert pages and all(BANNER_TEXT in text for text in pages)
-    assert not list(folder.glob("_synthetic_banner*"))
+
+
+def test_quarto_leaves_no_scratch_and_can_render_again_by_hand(quarto):
+    folder, result = quarto
+    names = {path.name for path in folder.iterdir()}
+    assert ".quarto" not in names and not any(name.endswith("_files") or "partial" in name for name in names)
+    # the folder is a Quarto project a statistician can render by hand: banner and page style
+    # come from its _metadata.yml, not from the build's command line
+    section = folder / "sections" / "key_facts.qmd"
+    section.write_text(section.read_text() + "\nA sentence added by hand.\n")
+    (folder / "report.html").unlink()
+    done = subprocess.run(["quarto", "render", "report.qmd", "--to", "html"], cwd=folder, capture_output=True,
+                          text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    page = (folder / "report.html").read_text(encoding="utf-8")
+    assert "A sentence added by hand." in page and BANNER_TEXT in page and "skip-link" in page
+
+
+def test_quarto_warnings_fail_the_render(tmp_path):
+    if not render.quarto_available():
+        pytest.skip("quarto not on PATH")
+    folder = build_folder(tmp_path / "build")
+    (folder / "report.html").write_text("previous report")
+    section = folder / "sections" / "providers.qmd"
+    # text Quarto renders on after warning about: it takes ":::" for a broken fenced div
+    section.write_text(section.read_text() + "\nAn unclosed ::: fence.\n")
+    with pytest.raises(RenderError, match="fenced div") as raised:
+        render_report(folder, synthetic=True, renderer="quarto")
+    assert "WARNING" in str(raised.value)
+    assert (folder / "report.html").read_text() == "previous report"  # never replaced by a broken one
+
+
+def test_quarto_problems_are_read_from_its_output():
+    stderr = ("\x1b[1mpandoc\x1b[22m\n  to: html\n"
+              "\x1b[33mWARNING (shortcodes-handlers.lua:302) Unknown var key_facts.x specified in a var shortcode.\n"
+              "\x1b[39mOutput created: report.html\n")
+    assert render.quarto_problems(stderr) == [
+        "WARNING (shortcodes-handlers.lua:302) Unknown var key_facts.x specified in a var shortcode."]
+    assert render.quarto_problems("pandoc\n  to: html\nOutput created: report.html\n") == []
+
+
+def test_includes_outside_the_folder_are_refused(tmp_path):
+    folder = build_folder(tmp_path / "build")
+    (tmp_path / "secret.md").write_text("a secret")
+    report = folder / "report.qmd"
+    report.write_text(report.read_text() + "\n{{< include ../secret.md >}}\n")
+    for renderer in ("fallback", "quarto") if render.quarto_available() else ("fallback",):
+        with pytest.raises(RenderError, match="outside the report's folder"):
+            render_report(folder, synthetic=True, renderer=renderer)

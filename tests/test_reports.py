@@ -18,7 +18,6 @@ import pytest
 
 from iapt_report.build import BuildConfig, build_reports
 from iapt_report.cli import main
-from iapt_report.render import quarto_available
 from iapt_report.report_data import format_for_text
 from iapt_report.synthetic import generate, write_dataset
 
@@ -225,16 +224,6 @@ def test_cli_build_exits_non_zero_when_a_report_fails(synthetic_data, tmp_path, 
                       f'output = "{tmp_path / "out"}"\ntrend_months = 1\nrenderer = "fallback"\n')
     assert main(["build", "--config", str(config)]) == 1
     assert "NOT-AN-ORG" in capsys.readouterr().err
-
-
-@pytest.mark.skipif(not quarto_available(), reason="quarto not on PATH")
-def test_quarto_renders_the_same_sources(synthetic_data, tmp_path):
-    config = BuildConfig(kind="monthly", periods=["2020-09"], orgs=["England"], data=synthetic_data,
-                         output=tmp_path, trend_months=1, renderer="quarto")
-    [report] = build_reports(config)
-    assert report.error is None and report.renderer == "quarto"
-    values = published(tmp_path / "monthly" / "2020-09" / "England")
-    assert format_for_text(values["M001"], "count") in html_text(tmp_path / "monthly" / "2020-09" / "England" / "report.html")
 
 
 def test_trend_months_are_computed_only_for_england_and_the_reports_levels():

@@ -25,6 +25,7 @@ import pandas as pd
 import papermill
 from tqdm import tqdm
 
+from . import safe_text
 from .dataset import SYNTHETIC_MARKER, connect, load_dataset
 from .disclosure import apply_disclosure, disclosure_rule_text
 from .exports import (file_sha256, input_hashes, package_versions, publication_table, staged_folder, write_csv,
@@ -377,7 +378,7 @@ def _write_about(staging: Path, synthetic: bool, data: ReportData, period: Perio
                      "Figures are shown as published: a count NHS Digital suppressed reads \"fewer than 5\" and any "
                      "other suppressed figure \"suppressed\", never zero.")
     elif synthetic:
-        statement = ("**These figures are built from synthetic data.** The records were generated to resemble "
+        statement = ("These figures are built from synthetic data. The records were generated to resemble "
                      "NHS Talking Therapies activity; organisation names are fictional. They are not official "
                      "statistics and must not be quoted as such.")
     else:
@@ -390,7 +391,9 @@ def _write_about(staging: Path, synthetic: bool, data: ReportData, period: Perio
         "build_statement": f"Built by iapt-report for the period {period.start:%d %B %Y} to {period.end:%d %B %Y}.",
     }
     (staging / "variables").mkdir(exist_ok=True)
-    (staging / "variables" / "about.yml").write_text(yaml.safe_dump({"about": about}, sort_keys=True), encoding="utf-8")
+    about = {name: safe_text.markdown(text) for name, text in about.items()}  # names from data read as text
+    (staging / "variables" / "about.yml").write_text(yaml.safe_dump({"about": about}, sort_keys=True,
+                                                                    allow_unicode=True), encoding="utf-8")
 
 
 _VAR = re.compile(r"\{\{<\s*var\s+([^\s>]+)\s*>\}\}")

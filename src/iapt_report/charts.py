@@ -42,6 +42,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
+from . import safe_text
 from .disclosure import SUPPRESSED, publish_cell
 
 # --- style ----------------------------------------------------------------------------------
@@ -195,20 +196,17 @@ class ChartRef:
     def markdown(self) -> str:
         """The chart as a Quarto/pandoc figure with alt text, then a link to its data.
 
-        Paths are relative to the report source (``figures/<name>.png``).
+        Paths are relative to the report source (``figures/<name>.png``). The title and alt
+        text are shown as text (:mod:`safe_text`), whatever names they hold.
         """
-        title = _escape_brackets(_one_line(self.title))
-        alt = _one_line(self.alt_text).replace("\\", "\\\\").replace('"', '\\"')
+        title = safe_text.markdown(self.title)
+        alt = safe_text.attribute(self.alt_text)
         return (f'![{title}](figures/{self.name}.png){{fig-alt="{alt}"}}\n\n'
                 f"[Download the data for this chart (CSV)](figures/{self.name}.csv)")
 
 
 def _one_line(text: str) -> str:
     return re.sub(r"\s+", " ", str(text)).strip()
-
-
-def _escape_brackets(text: str) -> str:
-    return re.sub(r"([\[\]\\])", r"\\\1", text)
 
 
 def _write_atomically(path: Path, write) -> None:

@@ -4,14 +4,18 @@ Real Quarto renders when it is on PATH (``quarto render report.qmd --to html`` a
 ``--to typst``). Without it a small fallback reads the same sources: it expands the Quarto
 shortcodes of the documented subset (``include`` and ``var``; docs/report-sources.md) in Python,
 then pandoc writes the HTML and pandoc's Typst writer plus the ``typst`` wheel the PDF. The
-fallback is a stand-in for machines without Quarto, not a second publishing system.
+fallback is a stand-in for machines without Quarto, not a second publishing system: tests hold
+the two to the same content.
 
-With ``synthetic=True`` both renderers show the same warning: a banner at the top of the HTML
-page that stays on screen as it scrolls (and heads every printed page), and the header of every
-PDF page. The partials that draw it live in ``report_templates/``.
+Both renderers use the page furniture in ``report_templates/``: page style, a pandoc filter for
+tables, a skip link and, with ``synthetic=True``, the synthetic-data warning (a banner that stays
+on screen as the HTML page scrolls, and the header of every PDF page). For Quarto they are copied
+into the build folder and named in its ``_metadata.yml``, so that ``quarto render`` run there by
+hand gives the same report.
 
 Outputs are written to a temporary name and renamed into place, so a failed render never
-leaves a half-written report; every failure ends in one ``RenderError`` saying what to fix.
+leaves a half-written report; every failure, a warning from Quarto included, ends in one
+``RenderError`` saying what to fix.
 """
 
 from __future__ import annotations
@@ -54,7 +58,7 @@ class RenderWarning(UserWarning):
 
 @dataclass(frozen=True)
 class RenderResult:
-    renderer: str  # "quarto" or "fallback (pandoc X + typst Y)"
+    renderer: str  # "quarto 1.11.0" or "fallback (pandoc X + typst Y)"
     html: Path
     pdf: Path
     seconds: float
@@ -86,7 +90,7 @@ def render_report(build_dir: Path, source: str = "report.qmd", *, synthetic: boo
     html, pdf = build_dir / "report.html", build_dir / "report.pdf"
     if use_quarto:
         _render_with_quarto(build_dir, source, synthetic, html, pdf)
-        label = "quarto"
+        label = f"quarto {quarto_version()}"
     else:
         _render_with_fallback(build_dir, source, synthetic, html, pdf)
         label = f"fallback (pandoc {_pandoc_version()} + typst {_typst_version()})"
@@ -95,31 +99,107 @@ def render_report(build_dir: Path, source: str = "report.qmd", *, synthetic: boo
 
 # --- Quarto -------------------------------------------------------------------------------
 
-# the banner partials, copied into the build folder for Quarto (paths there are relative)
-_QUARTO_BANNER = {
-    "html": {"include-in-header": "synthetic_banner_head.html",
-             "include-before-body": "synthetic_banner.html"},
-    "typst": {"include-in-header": "synthetic_banner.typ"},
-}
+#: the page furniture of a Quarto render (page style, table filter, skip link and, for synthetic
+#: data, the banner) is copied into this ``_`` folder of the build folder, which Quarto does not
+#: render, and named in the folder's ``_metadata.yml``, so that a plain ``quarto render`` run
+#: there by hand gives the same report as the build
+QUARTO_PAGE_FOLDER = "_report_page"
+QUARTO_METADATA = "_metadata.yml"
+_QUARTO_METADATA_MARK = "# written by iapt-report"
+# what Quarto writes beside a report while rendering it and does not need afterwards
+_QUARTO_SCRATCH = (".quarto",)
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+_QUARTO_PROBLEM = re.compile(r"^(WARNING|WARN|ERROR)\b")
 
 
 def _render_with_quarto(build_dir: Path, source: str, synthetic: bool, html: Path, pdf: Path) -> None:
-    copied = []
+    # the sources are checked as the fallback reads them first: the same messages for a missing
+    # variable or include, an unsupported shortcode or an include outside the folder
+    expand_sources(build_dir, source)
+    _write_quarto_page(build_dir, synthetic)
+    stem = Path(source).stem
     try:
         for to, target in (("html", html), ("typst", pdf)):
-            metadata = []
-            if synthetic:
-                for option, partial in _QUARTO_BANNER[to].items():
-                    copy = build_dir / f"_{partial}"
-                    shutil.copyfile(TEMPLATES / partial, copy)
-                    copied.append(copy)
-                    metadata += ["-M", f"{option}:{copy.name}"]
             with _atomic(target) as partial_output:
-                _run(["quarto", "render", source, "--to", to, "--output", partial_output.name, *metadata],
-                     build_dir, f"quarto render {source} --to {to}")
+                stderr = _run(["quarto", "render", source, "--to", to, "--output", partial_output.name],
+                              build_dir, f"quarto render {source} --to {to}")
+                problems = quarto_problems(stderr)
+                if problems:
+                    raise RenderError(f"quarto render {source} --to {to} reported problems in {build_dir}; "
+                                      "the report is not published until they are fixed:\n  "
+                                      + "\n  ".join(problems))
     finally:
-        for path in copied:
-            path.unlink(missing_ok=True)
+        for name in _QUARTO_SCRATCH:
+            shutil.rmtree(build_dir / name, ignore_errors=True)
+        for scratch in (*build_dir.glob(f"{stem}*_files"), *build_dir.glob(f"{stem}.partial-*")):
+            if scratch.is_dir():
+                shutil.rmtree(scratch, ignore_errors=True)
+            else:
+                scratch.unlink(missing_ok=True)
+
+
+def quarto_problems(stderr: str) -> list[str]:
+    """Quarto's warnings and errors in its output, each with the lines that explain it.
+
+    Quarto renders on after a warning (an unknown variable prints ``?var:name`` in the page, a
+    broken include or fenced div loses content), so every warning is a problem of the report.
+    """
+    lines = [_ANSI.sub("", line).rstrip() for line in stderr.splitlines()]
+    problems = []
+    for number, line in enumerate(lines):
+        if _QUARTO_PROBLEM.match(line.strip()):
+            explained = [line.strip()]
+            for following in lines[number + 1:number + 6]:
+                if _QUARTO_PROBLEM.match(following.strip()) or following.startswith(("Output created", "\x1b")):
+                    break
+                if following.strip():
+                    explained.append(following.strip())
+            problems.append(" ".join(explained))
+    return problems
+
+
+def _write_quarto_page(build_dir: Path, synthetic: bool) -> None:
+    """Copy the page furniture into the build folder and name it in ``_metadata.yml``."""
+    metadata = build_dir / QUARTO_METADATA
+    if metadata.exists() and not metadata.read_text(encoding="utf-8").startswith(_QUARTO_METADATA_MARK):
+        raise RenderError(f"{metadata} was not written by iapt-report, which needs that file name for the "
+                          "report's page style; move its settings into _quarto.yml")
+    folder = build_dir / QUARTO_PAGE_FOLDER
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir()
+    html_head, html_before, typst_head = [], ["skip_link.html"], ["page.typ"]
+    if synthetic:
+        html_head.append("synthetic_banner_head.html")
+        html_before.append("synthetic_banner.html")
+        typst_head.append("synthetic_banner.typ")
+    for name in ("page.css", "report.lua", *html_head, *html_before, *typst_head):
+        shutil.copyfile(TEMPLATES / name, folder / name)
+
+    def inside(names: list[str]) -> list[str]:
+        return [f"{QUARTO_PAGE_FOLDER}/{name}" for name in names]
+
+    settings = {
+        "filters": inside(["report.lua"]),
+        "format": {
+            "html": {"css": inside(["page.css"]), "include-in-header": inside(html_head),
+                     "include-before-body": inside(html_before)},
+            "typst": {"include-in-header": inside(typst_head)},
+        },
+    }
+    what = "page style" + (" and synthetic-data banner" if synthetic else "")
+    metadata.write_text(f"{_QUARTO_METADATA_MARK}: the report's {what} (files in {QUARTO_PAGE_FOLDER}/)\n"
+                        + yaml.safe_dump(settings, sort_keys=True), encoding="utf-8")
+
+
+@functools.cache
+def quarto_version() -> str:
+    """The version of the ``quarto`` on PATH (``"1.11.0"``), or ``"unknown"``."""
+    try:
+        done = subprocess.run(["quarto", "--version"], capture_output=True, text=True, timeout=120)
+    except (OSError, subprocess.TimeoutExpired):
+        return "unknown"
+    found = re.search(r"\d+(?:\.\d+)+", done.stdout)
+    return found.group(0) if found else "unknown"
 
 
 # --- fallback: sources ----------------------------------------------------------------------
@@ -204,6 +284,10 @@ class _Expander:
     def _include(self, argument: str, path: Path, stack: tuple[Path, ...]) -> str:
         target = (self.build_dir / argument.lstrip("/")) if argument.startswith("/") else self.base / argument
         where = self._relative(path)
+        if not target.resolve().is_relative_to(self.build_dir.resolve()):
+            self.problems.append(f"{where}: {{{{< include {argument} >}}}} names a file outside the report's "
+                                 "folder; includes may name only files inside it")
+            return ""
         if target.resolve() in {p.resolve() for p in stack}:
             self.problems.append(f"{where}: {{{{< include {argument} >}}}} includes a file that includes it")
             return ""
@@ -264,14 +348,18 @@ def _render_with_fallback(build_dir: Path, source: str, synthetic: bool, html: P
     markdown.write_text(f"---\n{yaml.safe_dump(metadata, allow_unicode=True, sort_keys=True)}---\n\n{text}",
                         encoding="utf-8")
     common = ["--from", "markdown", "--standalone", "--toc", "--toc-depth=2",
-              f"--lua-filter={TEMPLATES / 'fallback.lua'}"]
+              f"--lua-filter={TEMPLATES / 'fallback.lua'}", f"--lua-filter={TEMPLATES / 'report.lua'}"]
 
-    banner_html = [f"--include-in-header={TEMPLATES / 'synthetic_banner_head.html'}",
-                   f"--include-before-body={TEMPLATES / 'synthetic_banner.html'}"] if synthetic else []
+    before_body = [f"--include-before-body={TEMPLATES / 'skip_link.html'}"]
+    banner_head = []
+    if synthetic:
+        banner_head = [f"--include-in-header={TEMPLATES / 'synthetic_banner_head.html'}"]
+        before_body.append(f"--include-before-body={TEMPLATES / 'synthetic_banner.html'}")
     with _atomic(html) as partial:
         _pandoc([markdown.name, *common, "--to", "html5", "--embed-resources", "--wrap=none",
                  f"--template={TEMPLATES / 'report.html'}", f"--css={TEMPLATES / 'report.css'}",
-                 *banner_html, "--output", partial.name], build_dir, "HTML")
+                 f"--css={TEMPLATES / 'page.css'}", *banner_head, *before_body, "--output", partial.name],
+                build_dir, "HTML")
 
     banner_typst = [f"--include-in-header={TEMPLATES / 'synthetic_banner.typ'}"] if synthetic else []
     _pandoc([markdown.name, *common, "--to", "typst", "--variable=papersize:a4",

@@ -9,6 +9,10 @@ A section writes, inside the report's build folder:
   its title and alt text (``{{< include figures/<name>.md >}}``).
 
 The build merges every section's variables into ``_variables.yml`` for the renderer.
+
+Everything handed over here is text, never markup: values, table cells, captions and notes are
+escaped by :mod:`safe_text`, because names in them come from data files. Formatting (bold,
+links, headings) belongs in the report sources around ``{{< var ... >}}``.
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ from pathlib import Path
 
 import pandas as pd
 import yaml
+
+from . import safe_text
 
 
 class SectionOutput:
@@ -28,15 +34,15 @@ class SectionOutput:
             (self.build_dir / folder).mkdir(parents=True, exist_ok=True)
 
     def variable(self, name: str, value) -> None:
-        """A figure for the narrative, stored as text exactly as it should read."""
-        self.variables[name] = str(value)
+        """A figure or sentence for the narrative: shown as text exactly as it reads (one line)."""
+        self.variables[name] = safe_text.markdown(value)
 
     def table(self, name: str, frame: pd.DataFrame, *, caption: str | None = None) -> Path:
         """A pipe table (all cells already formatted as published text)."""
         path = self.build_dir / "tables" / f"{name}.md"
         text = markdown_table(frame)
         if caption:
-            text = f"{text}\n: {caption}\n"
+            text = f"{text}\n: {safe_text.markdown(caption)}\n"
         path.write_text(text, encoding="utf-8")
         return path
 
@@ -49,7 +55,7 @@ class SectionOutput:
     def note(self, name: str, text: str, folder: str = "tables") -> Path:
         """A line of text in place of a table or chart (``folder="figures"``), saying why it is not shown."""
         path = self.build_dir / folder / f"{name}.md"
-        path.write_text(text.strip() + "\n", encoding="utf-8")
+        path.write_text(safe_text.markdown(text) + "\n", encoding="utf-8")
         return path
 
     def leave_out(self, reason: str) -> None:
@@ -58,7 +64,7 @@ class SectionOutput:
         For inputs that do not hold the section's measures, such as a published file; the build
         replaces the section's source with the reason.
         """
-        self.variables["left_out"] = reason.strip()
+        self.variables["left_out"] = safe_text.markdown(reason)
 
     def save(self) -> Path:
         path = self.build_dir / "variables" / f"{self.section}.yml"
@@ -68,10 +74,11 @@ class SectionOutput:
 
 
 def markdown_table(frame: pd.DataFrame) -> str:
-    """A pandoc/Quarto pipe table; numbers right-aligned when a column looks numeric."""
-    columns = [str(c) for c in frame.columns]
-    cells = frame.astype(str).map(lambda v: v.replace("|", "\\|"))
-    numeric = [cells[c].str.fullmatch(r"[\d,.*%\-]*|fewer than 5|suppressed").all() for c in frame.columns]
+    """A pandoc/Quarto pipe table of text cells; numbers right-aligned when a column looks numeric."""
+    columns = [safe_text.markdown(c) for c in frame.columns]
+    text = frame.astype(str)
+    numeric = [text[c].str.fullmatch(r"[\d,.*%\-]*|fewer than 5|suppressed").all() for c in frame.columns]
+    cells = text.map(safe_text.markdown)
     header = "| " + " | ".join(columns) + " |"
     rule = "|" + "|".join("---:" if n else ":---" for n in numeric) + "|"
     body = ["| " + " | ".join(row) + " |" for row in cells.itertuples(index=False, name=None)]
