@@ -120,6 +120,8 @@ RC = {
 }
 
 NOT_SHOWN = "not shown"
+# tick steps a reader counts in easily (10, 20, 25, 50, not 15 or 60)
+_NICE_STEPS = [1, 2, 2.5, 5, 10]
 
 # metadata that would differ between runs (software version, creation date)
 _NO_METADATA = {
@@ -424,7 +426,7 @@ def bar_chart(
             ax.invert_yaxis()
             ax.set_xlabel(value_label)
             ax.xaxis.set_major_formatter(FuncFormatter(_thousands))
-            ax.xaxis.set_major_locator(MaxNLocator(nbins=5))
+            ax.xaxis.set_major_locator(MaxNLocator(nbins=5, steps=_NICE_STEPS))
             ax.grid(axis="y", visible=False)
             tick_labels = ax.get_yticklabels()
         else:
@@ -432,7 +434,7 @@ def bar_chart(
             ax.set_xticks(positions, names)
             ax.set_ylabel(value_label)
             ax.yaxis.set_major_formatter(FuncFormatter(_thousands))
-            ax.yaxis.set_major_locator(MaxNLocator(nbins=6))
+            ax.yaxis.set_major_locator(MaxNLocator(nbins=6, steps=_NICE_STEPS))
             ax.grid(axis="x", visible=False)
             tick_labels = ax.get_xticklabels()
         for tick, bold in zip(tick_labels, is_picked):
@@ -626,7 +628,7 @@ def line_chart(
         if x_label:
             ax.set_xlabel(x_label)
         ax.yaxis.set_major_formatter(FuncFormatter(_thousands))
-        ax.yaxis.set_major_locator(MaxNLocator(nbins=6))
+        ax.yaxis.set_major_locator(MaxNLocator(nbins=6, steps=_NICE_STEPS))
         if y_from_zero:
             ax.set_ylim(bottom=0, top=ax.get_ylim()[1] * 1.05)
         ax.grid(axis="x", visible=False)
@@ -805,7 +807,7 @@ def funnel_plot(
         ax.xaxis.set_major_locator(FixedLocator(_log_ticks(low_n, top_n)))
         ax.xaxis.set_major_formatter(FuncFormatter(_thousands))
         ax.xaxis.set_minor_locator(NullLocator())
-        ax.yaxis.set_major_locator(MaxNLocator(nbins=6))
+        ax.yaxis.set_major_locator(MaxNLocator(nbins=6, steps=_NICE_STEPS))
         _legend_below(chart, ax, ncols=2)
         _title(fig, title)
 
