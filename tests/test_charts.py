@@ -470,3 +470,23 @@ def assert_numbers_only(path):
             assert not re.fullmatch(r"-?[\d,]+(\.\d+)?%", cell), (path.name, column, cell)
             assert not re.fullmatch(r"-?\d{1,3}(,\d{3})+(\.\d+)?", cell), (path.name, column, cell)
             assert cell not in ("*", "fewer than 5") or column.endswith("note"), (path.name, column, cell)
+
+
+def test_funnel_draws_hostile_names_literally_on_one_line(tmp_path):
+    frame = _providers()
+    frame.loc["R10", "name"] = "High $\\frac{1 provider\nwith a second line " + "and a very long tail " * 8
+    frame.loc["R05", "name"] = "Our $x$ provider"
+    comparison = _comparison(frame)
+    fig = charts.funnel_plot(comparison, title="t", own="P05")
+    texts = _texts(fig)
+    assert all(not t.get_parse_math() for t in fig.findobj(Text) if t.get_text())
+    assert "Our $x$ provider" in texts  # the report's own provider, named beside its star
+    key = next(t for t in texts if t.startswith("1  High"))
+    assert "\n" not in key and key.endswith("\u2026 (above)")  # shortened to one line, side kept
+    assert _text_width_px(fig, key) <= fig.bbox.width
+    save_chart(fig, "funnel", title="t", alt_text="a", data=funnel.published_table(comparison), out_dir=tmp_path)
+
+
+def _text_width_px(fig: Figure, text: str) -> float:
+    found = next(t for t in fig.findobj(Text) if t.get_text() == text)
+    return found.get_window_extent(fig.canvas.get_renderer()).width
