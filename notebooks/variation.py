@@ -60,7 +60,7 @@ providers = sections.recovery_by_organisation(data, "Provider")
 plotted = providers[(providers.denominator >= 5) & providers.recovery_rate.notna()].copy()  # as published
 plotted["published_rate"] = plotted["Recovery rate"].map(sections.number_from_text)  # whole percent, as in the table
 national_rate = national.value("M192") if national.has("M192") else float("nan")
-own_name = providers.loc[providers.code == org, "name"]
+own_name = providers.loc[(providers.code == org) & providers.denominator.notna(), "name"]  # not a code-name cross row
 if len(plotted) >= 3 and national_rate == national_rate:
     comparison = funnel.compare(plotted, numerator="recovered", denominator="denominator", label="name", code="code",
                                 published_rate="published_rate", national_rate=national_rate)
@@ -84,7 +84,8 @@ if len(plotted) >= 3 and national_rate == national_rate:
     if own is not None:
         sentence += f" {own_name.iloc[0]}, this report's provider, is marked with a star."
     elif len(own_name):
-        sentence += f" {own_name.iloc[0]}, this report's provider, is not in the chart: its recovery rate for {when} is not published."
+        sentence += (f" {own_name.iloc[0]}, this report's provider, is not in the chart: its recovery rate for {when} "
+                     "is not published.")
     if len(flagged) > len(numbers):
         sentence += (f" The {len(numbers)} providers furthest outside the limits are numbered on the chart; all "
                      f"{len(flagged)} are listed in the table below it.")

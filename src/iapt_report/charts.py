@@ -310,7 +310,8 @@ def machine_readable(data: pd.DataFrame) -> pd.DataFrame:
         texts = values.map(lambda v: "" if not isinstance(v, str) and pd.isna(v) else str(v).strip())
         is_figure = texts.map(lambda t: _FIGURE_TEXT.fullmatch(t) is not None)
         others = texts[~is_figure]
-        if not is_figure.any() or others.map(lambda t: t not in _SUPPRESSED_TEXTS and any(ch.isdigit() for ch in t)).any():
+        other_figures = others.map(lambda t: t not in _SUPPRESSED_TEXTS and any(ch.isdigit() for ch in t))
+        if not is_figure.any() or other_figures.any():  # not a column of published figures
             out[column] = values
             continue
         figures = texts[is_figure]

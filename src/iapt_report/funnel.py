@@ -259,12 +259,14 @@ class FunnelComparison:
     @property
     def above(self) -> pd.DataFrame:
         """Units shown above the 99.8% limit, highest rate first."""
-        return self.units[self.units["shown"] & self.units["above_998"]].sort_values("rate", ascending=False, kind="mergesort")
+        rows = self.units[self.units["shown"] & self.units["above_998"]]
+        return rows.sort_values("rate", ascending=False, kind="mergesort")
 
     @property
     def below(self) -> pd.DataFrame:
         """Units shown below the 99.8% limit, highest rate first."""
-        return self.units[self.units["shown"] & self.units["below_998"]].sort_values("rate", ascending=False, kind="mergesort")
+        rows = self.units[self.units["shown"] & self.units["below_998"]]
+        return rows.sort_values("rate", ascending=False, kind="mergesort")
 
     @property
     def flagged(self) -> pd.DataFrame:
