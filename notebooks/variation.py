@@ -54,37 +54,62 @@ out.variable("icbs_sentence", sections.spread_sentence(icbs, "ICBs") if len(icbs
 regions
 
 # %%
+from iapt_report import funnel
+
 providers = sections.recovery_by_organisation(data, "Provider")
 plotted = providers[(providers.denominator >= 5) & providers.recovery_rate.notna()].copy()  # as published
+plotted["published_rate"] = plotted["Recovery rate"].map(sections.number_from_text)  # whole percent, as in the table
 national_rate = national.value("M192") if national.has("M192") else float("nan")
+own_name = providers.loc[(providers.code == org) & providers.denominator.notna(), "name"]  # not a code-name cross row
 if len(plotted) >= 3 and national_rate == national_rate:
-    flagged = charts.outside_limits(plotted, numerator="recovered", denominator="denominator", label="name",
-                                    national_rate=national_rate)
-    above = flagged[flagged["above_998"]]
-    below = flagged[flagged["below_998"]]
-    if len(above) + len(below) == 0:
+    comparison = funnel.compare(plotted, numerator="recovered", denominator="denominator", label="name", code="code",
+                                published_rate="published_rate", national_rate=national_rate)
+    above, below, flagged, numbers = comparison.above, comparison.below, comparison.flagged, comparison.numbers
+    if len(flagged) == 0:
         title = (f"No provider's recovery rate was outside the 99.8% limits around the national rate of "
                  f"{national.text('M192')}")
     else:
         title = (f"{len(above)} {'provider was' if len(above) == 1 else 'providers were'} above and {len(below)} "
                  f"below the 99.8% limits around the national recovery rate of {national.text('M192')}")
-    figure = charts.funnel_plot(plotted, numerator="recovered", denominator="denominator", label="name",
-                                national_rate=national_rate, title=title)
-    out.variable("funnel_sentence",
-                 f"The funnel plot compares each provider's recovery rate in {when} with the national rate; "
-                 f"providers outside the 99.8% control limits differ by more than chance would explain.")
-    chart_data = plotted[["code", "name", "Finished a course", "Recovery rate"]]
+    own = org if org in set(plotted["code"]) else None
+    figure = charts.funnel_plot(comparison, title=title, own=own)
+    spread = comparison.dispersion
+    sentence = (f"The funnel plot compares each provider's recovery rate in {when} with the national rate. "
+                + (f"Providers' rates vary more than chance alone would make them, so, following Spiegelhalter (2005), "
+                   f"the limits allow for a spread of {spread.tau_points:.1f} percentage points between providers' "
+                   "underlying rates; a provider outside the 99.8% limits differs from the national rate by more than "
+                   "chance and that usual variation would explain." if spread.adjusted else
+                   "Providers' rates vary no more than chance alone would make them; a provider outside the 99.8% "
+                   "limits differs from the national rate by more than chance would explain."))
+    if own is not None:
+        sentence += f" {own_name.iloc[0]}, this report's provider, is marked with a star."
+    elif len(own_name):
+        sentence += (f" {own_name.iloc[0]}, this report's provider, is not in the chart: its recovery rate for {when} "
+                     "is not published.")
+    if len(flagged) > len(numbers):
+        sentence += (f" The {len(numbers)} providers furthest outside the limits are numbered on the chart; all "
+                     f"{len(flagged)} are listed in the table below it.")
+    out.variable("funnel_sentence", sentence)
+    key = "; ".join(f"{n} {flagged.at[i, 'label']} ({'above' if flagged.at[i, 'above_998'] else 'below'})"
+                    for i, n in numbers.items())
     out.chart(charts.save_chart(
         figure, "provider_funnel", title=title,
-        alt_text=f"Funnel plot of {len(plotted)} providers' recovery rates against the number of referrals in the "
-                 f"recovery rate's denominator, with 95% and 99.8% control limits around the national rate of "
-                 f"{national.text('M192')}. {title}.",
-        data=chart_data, out_dir=build_dir))
-    outliers = flagged[flagged["above_998"] | flagged["below_998"]]
-    if len(outliers):
-        table = plotted.loc[outliers.index, ["name", "Finished a course", "Recovery rate"]].copy()
-        table["Compared with national rate"] = ["above" if a else "below" for a in outliers["above_998"]]
-        out.table("provider_outliers", table.rename(columns={"name": "Provider"}))
+        alt_text=f"Funnel plot of {int(comparison.units['shown'].sum())} providers' recovery rates against the number "
+                 f"of referrals in the recovery rate's denominator, with 95% and 99.8% control limits around the "
+                 f"national rate of {national.text('M192')}"
+                 + (", widened for the variation between providers" if spread.adjusted else "") + f". {title}."
+                 + (f" Numbered on the chart: {key}." if key else "")
+                 + (f" A star marks {own_name.iloc[0]}, this report's provider." if own is not None else ""),
+        data=funnel.published_table(comparison), out_dir=build_dir))
+    if len(flagged):
+        table = plotted.loc[flagged.index, ["name", "Finished a course", "Recovery rate"]].copy()
+        table["Compared with national rate"] = ["above" if a else "below" for a in flagged["above_998"]]
+        table.insert(0, "Number on chart", [str(numbers[i]) if i in numbers.index else "" for i in flagged.index])
+        more = len(flagged) - len(numbers)
+        out.table("provider_outliers", table.rename(columns={"name": "Provider"}),
+                  caption=(f"Providers outside the 99.8% limits, highest recovery rate first: the {len(numbers)} "
+                           f"furthest outside are numbered on the chart, and {more} more are listed without a number."
+                           if more else "Providers outside the 99.8% limits, highest recovery rate first."))
     else:
         out.note("provider_outliers", "No provider was outside the 99.8% control limits.")
 else:

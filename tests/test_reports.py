@@ -287,3 +287,39 @@ def test_a_second_build_of_the_same_data_reads_cached_measures(synthetic_data, t
     [fourth] = build_reports(uncached)
     assert fourth.error is None and not fourth.measures_from_cache
     assert not (tmp_path / "fresh" / "_cache").exists()
+
+
+def test_chart_data_files_hold_numbers_and_the_funnel_its_limits(monthly, annual):
+    """Every figures/*.csv holds numbers (no "3,544" or "83%"); below England, counts are
+    rounded to 5; the funnel's file has its denominators, limits and flags (docs/charts.md)."""
+    folders = [monthly[0] / "monthly" / "2020-09" / org for org in ("England", PROVIDER)]
+    folders.append(annual[0] / "annual" / "2020-21" / "England")
+    funnels = 0
+    for folder in folders:
+        for path in sorted((folder / "figures").glob("*.csv")):
+            table = pd.read_csv(path, dtype=str, keep_default_na=False)
+            for column in table.columns:
+                for cell in table[column]:
+                    assert not re.fullmatch(r"-?[\d,.]+%|-?\d{1,3}(,\d{3})+(\.\d+)?", cell), (path, column, cell)
+                    assert cell not in ("*", "fewer than 5", "suppressed") or column.endswith(" note"), (path, cell)
+        path = folder / "figures" / "provider_funnel.csv"
+        if not path.exists():
+            continue
+        funnels += 1
+        table = pd.read_csv(path)
+        assert list(table.columns) == ["code", "name", "numerator", "denominator", "rate", "national_rate",
+                                       "lower_998", "lower_95", "upper_95", "upper_998", "position", "chart_number"]
+        assert (table.numerator % 5 == 0).all() and (table.denominator % 5 == 0).all()  # providers: rounded
+        assert (table.rate == table.rate.round()).all()  # whole percent
+        limits = table[["lower_998", "lower_95", "upper_95", "upper_998"]]
+        assert ((limits >= 0) & (limits <= 100)).all().all()
+        assert (limits.diff(axis=1).iloc[:, 1:] >= 0).all().all()
+        assert set(table.position) <= {"above 99.8% limit", "above 95% limit", "within 95% limits",
+                                       "below 95% limit", "below 99.8% limit"}
+        numbered = table.chart_number.dropna()
+        assert sorted(numbered) == list(range(1, len(numbered) + 1))
+        assert set(table.loc[numbered.index, "position"]) <= {"above 99.8% limit", "below 99.8% limit"}
+    assert funnels == len(folders)
+    # the provider's own report marks it on England's funnel
+    own = (monthly[0] / "monthly" / "2020-09" / PROVIDER / "figures" / "provider_funnel.md").read_text()
+    assert "this report's provider" in own and "star" in own
