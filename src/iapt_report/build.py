@@ -35,6 +35,7 @@ from .published import PublishedFileError, published_periods, read_published
 from .periods import Period
 from .registry import measure_metadata
 from .render import render_report
+from .report_check import check_report
 from .report_data import ENGLAND, ReportData, ReportDataError
 from .section_output import merge_variables
 
@@ -108,6 +109,7 @@ class BuiltReport:
     seconds: dict = field(default_factory=dict)
     left_out: list = field(default_factory=list)  # report-source lines left out: their figures are absent
     measures_from_cache: bool = False  # every measure came from the cache: the dataset was not read again
+    reader_checks: list = field(default_factory=list)  # what report_check found wrong in the built report
 
 
 def build_reports(config: BuildConfig) -> list[BuiltReport]:
@@ -329,6 +331,7 @@ def _build_one(report: BuiltReport, measures: pd.DataFrame, period: Period, conf
         rendered = render_report(staging, "report.qmd", synthetic=synthetic, renderer=config.renderer)
         report.renderer = rendered.renderer
         report.seconds["render"] = round(time.perf_counter() - started, 3)
+        report.reader_checks = check_report(staging)
         write_manifest(
             staging,
             inputs=hashes,
@@ -336,7 +339,7 @@ def _build_one(report: BuiltReport, measures: pd.DataFrame, period: Period, conf
                         "data": str(config.published or config.data), "synthetic": synthetic,
                         "published_file": config.published is not None, "renderer": rendered.renderer,
                         "left_out": report.left_out, "measures_from_cache": report.measures_from_cache,
-                        "rows_for_org": int(len(org_rows))},
+                        "rows_for_org": int(len(org_rows)), "reader_checks": report.reader_checks},
             timings=report.seconds,
         )
     report.folder = final

@@ -203,6 +203,10 @@ def _build(args) -> int:
         if not r.error:
             cached = ", measures from the cache" if r.measures_from_cache else ""
             print(f"built {r.kind} {r.period} {r.org} -> {r.folder} (rendered with {r.renderer}{cached})")
+            if r.reader_checks:
+                print(f"  {len(r.reader_checks)} reader check(s) failed (also in its manifest.json):", file=sys.stderr)
+                for problem in r.reader_checks[:10]:
+                    print(f"    - {problem}", file=sys.stderr)
     print(f"index: {Path(config.output) / 'index.html'}")
     if failures:
         print(f"\n{len(failures)} of {len(results)} reports failed:", file=sys.stderr)

@@ -48,6 +48,10 @@ class ReportContent:
     links: list[tuple[str, str]] = field(default_factory=list)  # (text, href)
     images: list[str] = field(default_factory=list)  # every <img> src, figures or not
     external: list[str] = field(default_factory=list)  # resources the page would fetch from elsewhere
+    ids: set[str] = field(default_factory=set)  # every element id (the targets of "#..." links)
+    #: the content in reading order: ("heading", (level, text)), ("block", text), ("table", Table),
+    #: ("figure", Figure)
+    flow: list[tuple[str, object]] = field(default_factory=list)
 
     @property
     def text(self) -> str:
@@ -108,6 +112,8 @@ class _ReportParser(HTMLParser):
     def handle_starttag(self, tag, attrs):
         attributes = {name: value or "" for name, value in attrs}
         self._note_external(tag, attributes)
+        if attributes.get("id"):
+            self.content.ids.add(attributes["id"])
         classes = attributes.get("class", "").split()
         skip = (tag in ("script", "style", "template", "noscript")
                 or (tag == "nav" and attributes.get("id") == "TOC")
@@ -172,8 +178,10 @@ class _ReportParser(HTMLParser):
             text = normal("".join(self._text))
             if tag in _HEADINGS:
                 self.content.headings.append((int(tag[1]), text))
+                self.content.flow.append(("heading", (int(tag[1]), text)))
             elif text:
                 self.content.blocks.append(text)
+                self.content.flow.append(("block", text))
             self._where, self._text = None, None
         elif tag in ("td", "th") and self._cell is not None and self._row is not None:
             self._row.append(normal("".join(self._cell)))
@@ -186,12 +194,14 @@ class _ReportParser(HTMLParser):
             self._caption = None
         elif tag == "table" and self._table is not None:
             self.content.tables.append(self._table)
+            self.content.flow.append(("table", self._table))
             self._table = None
         elif tag == "figcaption" and self._figcaption is not None and self._figure is not None:
             self._figure.caption = normal("".join(self._figcaption))
             self._figcaption = None
         elif tag == "figure" and self._figure is not None:
             self.content.figures.append(self._figure)
+            self.content.flow.append(("figure", self._figure))
             self._figure = None
         elif tag == "a" and self._link is not None:
             href, text = self._link
