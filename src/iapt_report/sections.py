@@ -28,7 +28,7 @@ from .reference import code_lists
 from .report_data import ReportData, format_cell, format_for_text, published_values
 
 #: the legend under any table that holds a suppressed cell
-SUPPRESSED_LEGEND = "* Not published to protect confidentiality: fewer than 5, or based on fewer than 5 referrals."
+SUPPRESSED_LEGEND = "* Not published to protect confidentiality: a count under 5, or a figure based on under 5 referrals."
 
 #: organisation codes that stand for "no organisation recorded", never an organisation
 UNKNOWN_ORG_CODES = {"UNKNOWN", "UNK", "X", "-1", "-3", ""}
