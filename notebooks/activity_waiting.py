@@ -162,4 +162,4 @@ else:
     out.note("ended_by_reason", "")
 
 # %%
-out.save()
+out.save();

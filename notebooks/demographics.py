@@ -221,4 +221,4 @@ else:
     display(table)
 
 # %%
-out.save()
+out.save();

@@ -151,4 +151,4 @@ else:
         display(table)
 
 # %%
-out.save()
+out.save();

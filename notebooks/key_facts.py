@@ -80,4 +80,4 @@ else:
 trend[["period", "measure", "published"]]
 
 # %%
-out.save()
+out.save();

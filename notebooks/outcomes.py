@@ -137,4 +137,4 @@ for variable_type, name, thing, people in BREAKDOWNS:
         out.note(name, "", folder="figures")
 
 # %%
-out.save()
+out.save();

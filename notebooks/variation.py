@@ -116,4 +116,4 @@ else:
     out.note("provider_outliers", "")
 
 # %%
-out.save()
+out.save();
