@@ -762,7 +762,7 @@ def about_statements(data: ReportData, *, synthetic: bool, published_name: str |
         statement = ("The records were generated to resemble NHS Talking Therapies activity; organisation names are "
                      "fictional. They are not official statistics and must not be quoted as such.")
         status = "Synthetic data: not official statistics"
-        contact = "None: a demonstration report built from synthetic data"
+        contact = "not applicable: a demonstration report built from synthetic data"
     else:
         headline = "Figures from the NHS Talking Therapies data set."
         statement = (f"Computed from record-level NHS Talking Therapies (IAPT) data for {when}, with NHS England's "
