@@ -30,7 +30,7 @@ build_dir = "."
 # %%
 import pandas as pd
 
-from iapt_report import census, charts, narrative, sections
+from iapt_report import charts, narrative, sections
 from iapt_report.report_data import ReportData
 from iapt_report.section_output import SectionOutput
 
@@ -50,23 +50,9 @@ if gender.empty and age.empty and deprivation.empty:
     out.leave_out(f"The source for this report does not hold referrals by gender, age group or deprivation for "
                   f"{when}, so this section is left out.")
 rates_shown = data.national  # the Census populations are for England
-out.variable("census_note",
-             "Rates per 100,000 use the population of England at the 2011 Census (ONS table DC2101EW); see the "
-             "note on the Census under Ethnicity." if rates_shown else
+out.variable("census_note", sections.CENSUS_NOTE if rates_shown else
              "Rates per 100,000 population are given in England reports only: the Census populations used are for "
              "England as a whole.")
-
-
-def with_rates(counts, by, base):
-    """Rates per 100,000 from unrounded England counts, for the groups the Census has; "" elsewhere."""
-    known = counts[counts["label"].isin(census.census_population(by, base)[by]) & counts["count"].notna()]
-    if known.empty or not rates_shown:
-        return pd.Series([""] * len(counts), index=counts.index), pd.Series(float("nan"), index=counts.index)
-    rates = census.rates_per_100k(known.rename(columns={"label": by}), by, base=base, value_col="count")
-    by_label = dict(zip(rates[by], rates["rate_per_100k"]))
-    numbers = counts["label"].map(by_label).astype(float)
-    return numbers.map(lambda r: sections.rate_as_text(r, True)), numbers
-
 
 # %% [markdown]
 # ## Gender (rates per 100,000 people aged 16 and over)
@@ -78,7 +64,7 @@ if gender.empty:
     out.note("referrals_by_gender", f"Referrals by gender are not in the source for {when}." if not age.empty else "")
 else:
     gender_shares = sections.shares(gender, data)
-    rate_text, rate = with_rates(gender, "sex", "16+")
+    rate_text, rate = sections.census_rates(gender, "sex", "16+", rates_shown)
     table = pd.DataFrame({"Gender": gender["label"], counted: gender["published"]})
     if gender_shares.ne("").any():
         table[f"Share of {noun} (gender stated)"] = gender_shares.values
@@ -104,10 +90,6 @@ else:
 # ## Age group (rates per 100,000 people of that age)
 
 # %%
-def age_words(label: str) -> str:
-    return f"people aged {label[0].lower() + label[1:]}" if label[:1].isalpha() else f"people aged {label}"
-
-
 for name in ("age_sentence", "age_share_sentence"):
     out.variable(name, "")
 if age.empty:
@@ -115,7 +97,7 @@ if age.empty:
     out.note("referrals_by_age", "", folder="figures")
 else:
     age_shares = sections.shares(age, data)
-    rate_text, rate = with_rates(age, "age_group", "all")
+    rate_text, rate = sections.census_rates(age, "age_group", "all", rates_shown)
     table = pd.DataFrame({"Age group": age["label"], counted: age["published"]})
     if age_shares.ne("").any():
         table[f"Share of {noun} (age stated)"] = age_shares.values
@@ -126,7 +108,7 @@ else:
         categories = [narrative.Category(label, value, f"{text} per 100,000" if text else "")
                       for label, value, text in zip(age["label"], rate, rate_text)]
         finding = narrative.extremes_sentence(categories, what="The rate of referral", thing="age group",
-                                              base_noun="", name=age_words, small_base=0)
+                                              base_noun="", name=narrative.age_group_people, small_base=0)
         value_column, axis = rate, f"{counted} per 100,000 population"
         unmatched = [label for label, r in zip(age["label"], rate) if r != r and not narrative.is_not_stated(label)]
         out.variable("age_sentence", (finding or "")
@@ -140,7 +122,7 @@ else:
         categories = [narrative.Category(label, value, text)
                       for label, value, text in zip(age["label"], value_column, age["published"])]
         largest = narrative.extremes_sentence(categories, what=f"The number of {noun}", thing="age group",
-                                              base_noun="", name=age_words, small_base=0, counts=True)
+                                              base_noun="", name=narrative.age_group_people, small_base=0, counts=True)
         if age_shares.ne("").any():  # the shares say the same as the counts, more plainly
             out.variable("age_sentence", "")
             value_column, axis = age_shares.map(sections.number_from_text), f"Share of {noun} (%)"
@@ -149,7 +131,7 @@ else:
     stated = {label: s for label, s in zip(age["label"], age_shares) if s not in ("", "*")}
     if stated:
         top = max(stated, key=lambda label: sections.number_from_text(stated[label]))
-        out.variable("age_share_sentence", f"{narrative.capitalise(age_words(top))} made up the largest share of "
+        out.variable("age_share_sentence", f"{narrative.capitalise(narrative.age_group_people(top))} made up the largest share of "
                                            f"{noun} whose age was stated ({stated[top]}).")
     chart_data = pd.DataFrame({"Age group": age["label"], "value": list(value_column)})
     chart_data = chart_data[[not narrative.is_not_stated(label) for label in chart_data["Age group"]]]
@@ -172,10 +154,6 @@ else:
 # ## Deprivation (Index of Multiple Deprivation decile of the area people live in)
 
 # %%
-def decile_words(label: str) -> str:
-    return str(label) if narrative.is_not_stated(label) else f"decile {label}"
-
-
 for name in ("deprivation_sentence", "deprivation_recovery_sentence"):
     out.variable(name, "")
 if deprivation.empty:
@@ -202,12 +180,12 @@ else:
                       deprivation["Decile"], deprivation["recovery_rate"], deprivation.get("Recovery rate", ""),
                       deprivation["finished"], deprivation.get("Finished a course", ""))]
     finding = narrative.extremes_sentence(categories, what="Recovery", thing="deprivation decile",
-                                          base_noun="referrals that finished a course", name=decile_words)
+                                          base_noun="referrals that finished a course", name=narrative.deprivation_decile)
     out.variable("deprivation_recovery_sentence", finding or "")
     chart_data = deprivation[[not narrative.is_not_stated(d) for d in deprivation["Decile"]]]
     if finding and chart_data["recovery_rate"].notna().sum() >= 2:
         title = narrative.extremes_sentence(categories, what="Recovery", thing="deprivation decile", base_noun="",
-                                            name=decile_words, small_base=0).split(". ")[0].rstrip(".")
+                                            name=narrative.deprivation_decile, small_base=0).split(". ")[0].rstrip(".")
         figure = charts.bar_chart(chart_data, "Decile", "recovery_rate", title=title, value_label="Recovery rate (%)",
                                   horizontal=True)
         out.chart(charts.save_chart(

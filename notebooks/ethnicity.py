@@ -75,13 +75,11 @@ else:
     out.variable("counts_statement",
                  f"In the {when} annual tables NHS Digital counted people, not referrals, by ethnic group; the rates "
                  f"below are {unit} per 100,000." if people else "")
-    out.variable("census_note",
-                 "Why the 2011 Census: the 2021 Census tables of ethnic group by age for England are not yet in this "
-                 "project's reference data, and the 2011 tables give the population aged 16 and over for each ethnic "
-                 "group. England's population grew by about 6.6% between the 2011 and 2021 Censuses (ONS), and by more "
-                 "in some ethnic groups than in others, so rates against 2011 populations are higher than rates "
-                 "against today's population would be, and by different amounts for different groups: read the "
-                 "comparison between groups as approximate.")
+    demographics_shown = not (sections.breakdown_counts(data, "Gender").empty
+                              and sections.breakdown_counts(data, "Age Group").empty
+                              and sections.deprivation_table(data).empty)
+    out.variable("census_note", "The reasons for using the 2011 Census, and what that means for these rates, are "
+                                "given under Demographics." if demographics_shown else sections.CENSUS_NOTE)
     known = groups[groups["count"].notna()]
     counts = known.rename(columns={"label": "ethnic_group"})[["ethnic_group", "count"]]
     if counts.empty:

@@ -28,7 +28,7 @@ measures_path = "measures_unrounded.parquet"
 build_dir = "."
 
 # %%
-from iapt_report import charts, narrative, sections
+from iapt_report import charts, sections
 from iapt_report.report_data import ReportData
 from iapt_report.section_output import SectionOutput
 

@@ -121,6 +121,17 @@ def ethnic_group_people(label: str) -> str:
     return f"people in the {label} group"
 
 
+def age_group_people(label: str) -> str:
+    """An age group as people: "people aged 18 to 35", "people aged under 16"."""
+    text = str(label)
+    return f"people aged {text[:1].lower() + text[1:]}" if text[:1].isalpha() else f"people aged {text}"
+
+
+def deprivation_decile(label: str) -> str:
+    """A deprivation decile as written in a sentence: "decile 01 Least deprived"."""
+    return str(label) if is_not_stated(label) else f"decile {label}"
+
+
 def and_list(items: list[str]) -> str:
     """"a", "a and b", "a, b and c"."""
     items = [str(i) for i in items]

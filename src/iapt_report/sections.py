@@ -16,11 +16,13 @@ Conventions every section keeps:
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from datetime import date, datetime, timezone
 
 import pandas as pd
 
-from . import narrative
+from . import census, narrative
 from .disclosure import SUPPRESSED, publish_cell, round_half_up
 from .narrative import Category, Point
 from .periods import Period
@@ -491,7 +493,7 @@ def _summed_outcomes(data: ReportData, categories: list[dict]) -> dict | None:
     }
 
 
-def outcome_categories(frame: pd.DataFrame, name=None) -> list[Category]:
+def outcome_categories(frame: pd.DataFrame) -> list[Category]:
     """The rows of an :func:`outcomes_by` table as :class:`narrative.Category`s (recovery rate,
     resting on finished courses)."""
     return [Category(row["label"], row["recovery_rate"], format_for_text_or_empty(row["Recovery rate"]),
@@ -683,6 +685,32 @@ def breakdown_activity(data: ReportData, variable_type: str) -> BreakdownActivit
     return next((choice for choice in choices if not choice.groups.empty), choices[0])
 
 
+#: which Census the rates use, and why (demographics and ethnicity, England reports)
+CENSUS_NOTE = (
+    "Rates per 100,000 use the population of England at the 2011 Census (ONS table DC2101EW). The 2021 Census "
+    "tables of ethnic group by age for England are not yet in this project's reference data, and the 2011 tables "
+    "give the population aged 16 and over for every ethnic group, so one Census serves every breakdown. England's "
+    "population grew by about 6.6% between the 2011 and 2021 Censuses (ONS), and by more in some ethnic groups than "
+    "in others, so these rates are higher than rates against today's population would be, by different amounts for "
+    "different groups: read comparisons between groups as approximate.")
+
+
+def census_rates(counts: pd.DataFrame, by: str, base: str, national: bool) -> tuple[pd.Series, pd.Series]:
+    """Rates per 100,000 of the 2011 Census population for each row of ``counts`` (from
+    :func:`breakdown_counts`): as table text and as numbers, "" / NaN for a row with no Census
+    population (not stated, an age group the Census table cannot form), an incomplete count, or
+    any row of a report below England (the Census populations are for England)."""
+    empty = pd.Series([""] * len(counts), index=counts.index), pd.Series(float("nan"), index=counts.index)
+    if not national or counts.empty:
+        return empty
+    known = counts[counts["label"].isin(census.census_population(by, base)[by]) & counts["count"].notna()]
+    if known.empty:
+        return empty
+    rates = census.rates_per_100k(known.rename(columns={"label": by}), by, base=base, value_col="count")
+    numbers = counts["label"].map(dict(zip(rates[by], rates["rate_per_100k"]))).astype(float)
+    return numbers.map(lambda r: rate_as_text(r, True)), numbers
+
+
 DEPRIVATION = "Indices of Deprivation Decile"
 
 
@@ -728,9 +756,6 @@ DATASET_VERSIONS = [
 
 def _release_date() -> str:
     """The date the report is produced: ``SOURCE_DATE_EPOCH`` when set (reproducible builds), else today."""
-    import os
-    from datetime import date, datetime, timezone
-
     epoch = os.environ.get("SOURCE_DATE_EPOCH", "")
     day = datetime.fromtimestamp(int(epoch), tz=timezone.utc).date() if epoch.isdigit() else date.today()
     return f"{day.day} {narrative.month_name(day)}"
