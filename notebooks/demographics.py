@@ -44,7 +44,7 @@ out.variable("counts_statement",
              f"In the {when} annual tables NHS Digital counted people, not referrals, by gender and age group: "
              "a person referred more than once in the year is counted once." if people else "")
 gender = sections.breakdown_counts(data, "Gender")
-age = sections.breakdown_counts(data, "Age Group")
+age = sections.in_age_order(sections.breakdown_counts(data, "Age Group"))
 deprivation = sections.deprivation_table(data)
 if gender.empty and age.empty and deprivation.empty:
     out.leave_out(f"The source for this report does not hold referrals by gender, age group or deprivation for "
@@ -90,9 +90,9 @@ else:
 # ## Age group (rates per 100,000 people of that age)
 
 # %%
-for name in ("age_sentence", "age_share_sentence"):
-    out.variable(name, "")
 if age.empty:
+    out.variable("age_sentence", "")
+    out.variable("age_share_sentence", "")
     out.note("referrals_by_age", f"Referrals by age group are not in the source for {when}." if not gender.empty else "")
     out.note("referrals_by_age", "", folder="figures")
 else:
@@ -104,44 +104,48 @@ else:
     if rate_text.ne("").any():
         table["Rate per 100,000 of that age"] = rate_text.values
     out.table("referrals_by_age", table, caption=sections.caption(f"{counted} by age group, {when}", table))
-    if rate.notna().sum() >= 2:
+    stated = {label: s for label, s in zip(age["label"], age_shares) if s not in ("", "*")}
+    share_sentence = ""
+    if stated:
+        top = max(stated, key=lambda label: sections.number_from_text(stated[label]))
+        share_sentence = (f"{narrative.capitalise(narrative.age_group_people(top))} made up the largest share of "
+                          f"{noun} whose age was stated ({stated[top]}).")
+    out.variable("age_share_sentence", share_sentence)
+    if rate.notna().sum() >= 2:  # England, age groups the Census can form: chart the rates
         categories = [narrative.Category(label, value, f"{text} per 100,000" if text else "")
                       for label, value, text in zip(age["label"], rate, rate_text)]
         finding = narrative.extremes_sentence(categories, what="The rate of referral", thing="age group",
-                                              base_noun="", name=narrative.age_group_people, small_base=0)
-        value_column, axis = rate, f"{counted} per 100,000 population"
+                                              base_noun="", name=narrative.age_group_people, small_base=0) or ""
         unmatched = [label for label, r in zip(age["label"], rate) if r != r and not narrative.is_not_stated(label)]
-        out.variable("age_sentence", (finding or "")
+        out.variable("age_sentence", finding
                      + (" Census ages are grouped to match the report's age groups; the 18 to 35 and 36 to 64 "
                         "populations are estimated by splitting the Census 35 to 39 band." if finding else "")
                      + (f" The Census table has no population for {narrative.and_list(unmatched)}, so no rate is "
                         "given there." if unmatched else ""))
+        chart_values, axis, chart_title = rate, f"{counted} per 100,000 population", finding
     else:
-        value_column, axis = age["count"].astype(float) if data.national else age["published"].map(
-            sections.number_from_text), counted
-        categories = [narrative.Category(label, value, text)
-                      for label, value, text in zip(age["label"], value_column, age["published"])]
-        largest = narrative.extremes_sentence(categories, what=f"The number of {noun}", thing="age group",
-                                              base_noun="", name=narrative.age_group_people, small_base=0, counts=True)
-        if age_shares.ne("").any():  # the shares say the same as the counts, more plainly
-            out.variable("age_sentence", "")
-            value_column, axis = age_shares.map(sections.number_from_text), f"Share of {noun} (%)"
+        no_rates = ("Rates per 100,000 are not given for these age groups: the 2011 Census table held by this "
+                    "project cannot form them." if rates_shown else "")
+        if share_sentence:  # the shares say what the counts say, more plainly
+            chart_values, axis, chart_title = age_shares.map(sections.number_from_text), f"Share of {noun} (%)", \
+                share_sentence
         else:
-            out.variable("age_sentence", largest or "")
-    stated = {label: s for label, s in zip(age["label"], age_shares) if s not in ("", "*")}
-    if stated:
-        top = max(stated, key=lambda label: sections.number_from_text(stated[label]))
-        out.variable("age_share_sentence", f"{narrative.capitalise(narrative.age_group_people(top))} made up the largest share of "
-                                           f"{noun} whose age was stated ({stated[top]}).")
-    chart_data = pd.DataFrame({"Age group": age["label"], "value": list(value_column)})
+            chart_values = age["published"].map(sections.number_from_text)
+            categories = [narrative.Category(label, value, text)
+                          for label, value, text in zip(age["label"], chart_values, age["published"])]
+            chart_title = narrative.extremes_sentence(categories, what=f"The number of {noun}", thing="age group",
+                                                      base_noun="", name=narrative.age_group_people, small_base=0,
+                                                      counts=True) or ""
+            axis = counted
+        out.variable("age_sentence", " ".join(s for s in (no_rates, "" if share_sentence else chart_title) if s))
+    chart_data = pd.DataFrame({"Age group": age["label"], "value": list(chart_values)})
     chart_data = chart_data[[not narrative.is_not_stated(label) for label in chart_data["Age group"]]]
-    if chart_data["value"].notna().sum() >= 2:
-        title = ((out.variables["age_sentence"] or out.variables["age_share_sentence"]).split(". ")[0].rstrip(".")
-                 or f"{counted} by age group, {when}")
+    if chart_title and chart_data["value"].notna().sum() >= 2:
+        title = chart_title.split(". ")[0].rstrip(".")
         figure = charts.bar_chart(chart_data, "Age group", "value", title=title, value_label=axis, horizontal=True)
         out.chart(charts.save_chart(
             figure, "referrals_by_age", title=title,
-            alt_text=f"Bar chart of {axis.lower()} by age group, {when}: "
+            alt_text=f"Bar chart of {axis[0].lower() + axis[1:]} by age group, {when}: "
                      + "; ".join(f"{r['Age group']} {r[table.columns[-1]] or r[counted] or 'not published'}"
                                  for _, r in table.iterrows()
                                  if not narrative.is_not_stated(r['Age group'])) + ".",

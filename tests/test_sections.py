@@ -251,3 +251,12 @@ def test_tables_mark_suppressed_cells_with_a_legend():
     frame = pd.DataFrame({"Group": ["A", "B"], "Referrals": ["*", "10"]})
     assert sections.caption("Referrals by group", frame).endswith(sections.SUPPRESSED_LEGEND)
     assert sections.caption("Referrals by group", frame.replace("*", "5")) == "Referrals by group"
+
+
+def test_age_groups_are_shown_youngest_first():
+    labels = ["16 to 17", "18 to 35", "65 and over", "Under 16", "36 to 64"]
+    frame = pd.DataFrame({"label": labels, "group": labels, "count": [1.0] * 5, "published": ["1"] * 5})
+    assert sections.in_age_order(frame)["label"].tolist() == ["Under 16", "16 to 17", "18 to 35", "36 to 64",
+                                                             "65 and over"]
+    newer = frame.assign(label=["Under 18", "18 to 25", "26 to 64", "65 to 74", "90 and over"])
+    assert sections.in_age_order(newer)["label"].tolist() == newer["label"].tolist()

@@ -631,6 +631,15 @@ def breakdown_counts(data: ReportData, variable_type: str, measure_id: str = "M0
     }, columns=["label", "group", "count", "published"])
 
 
+def in_age_order(counts: pd.DataFrame) -> pd.DataFrame:
+    """Age-group rows youngest first (the code list's order), "not stated" last; rows whose
+    labels the code list does not hold (other years' groups) keep the source's order."""
+    order = {label: i for i, (label, _low, _high) in enumerate(code_lists()["age_groups"])}
+    if counts.empty or not counts["label"].isin(list(order)).all():
+        return counts
+    return counts.sort_values("label", key=lambda labels: labels.map(order), kind="mergesort").reset_index(drop=True)
+
+
 def _groups_from_categories(data: ReportData, rows: pd.DataFrame) -> pd.DataFrame:
     """Group counts summed from category rows, for a source that publishes only categories
     (the 2014-15 to 2016-17 annual ethnic tables). A group with a suppressed or missing
