@@ -254,9 +254,9 @@ def test_tables_mark_suppressed_cells_with_a_legend():
 
 
 def test_age_groups_are_shown_youngest_first():
-    labels = ["16 to 17", "18 to 35", "65 and over", "Under 16", "36 to 64"]
-    frame = pd.DataFrame({"label": labels, "group": labels, "count": [1.0] * 5, "published": ["1"] * 5})
+    labels = ["Not stated/Not known/Invalid", "16 to 17", "18 to 35", "65 and over", "Under 16", "36 to 64"]
+    frame = pd.DataFrame({"label": labels, "group": labels, "count": [1.0] * 6, "published": ["1"] * 6})
     assert sections.in_age_order(frame)["label"].tolist() == ["Under 16", "16 to 17", "18 to 35", "36 to 64",
-                                                             "65 and over"]
-    newer = frame.assign(label=["Under 18", "18 to 25", "26 to 64", "65 to 74", "90 and over"])
+                                                             "65 and over", "Not stated/Not known/Invalid"]
+    newer = frame.assign(label=["Under 18", "18 to 25", "26 to 64", "65 to 74", "90 and over", "75 to 89"])
     assert sections.in_age_order(newer)["label"].tolist() == newer["label"].tolist()

@@ -635,9 +635,11 @@ def in_age_order(counts: pd.DataFrame) -> pd.DataFrame:
     """Age-group rows youngest first (the code list's order), "not stated" last; rows whose
     labels the code list does not hold (other years' groups) keep the source's order."""
     order = {label: i for i, (label, _low, _high) in enumerate(code_lists()["age_groups"])}
-    if counts.empty or not counts["label"].isin(list(order)).all():
+    known = [label in order or narrative.is_not_stated(label) for label in counts["label"]]
+    if counts.empty or not all(known):
         return counts
-    return counts.sort_values("label", key=lambda labels: labels.map(order), kind="mergesort").reset_index(drop=True)
+    return counts.sort_values("label", key=lambda labels: labels.map(lambda label: order.get(label, len(order))),
+                              kind="mergesort").reset_index(drop=True)
 
 
 def _groups_from_categories(data: ReportData, rows: pd.DataFrame) -> pd.DataFrame:
