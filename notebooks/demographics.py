@@ -16,8 +16,9 @@
 # %% [markdown]
 # # Demographics
 #
-# Referrals received by gender and age group, as counts and as rates per 100,000 population
-# (2011 Census, England). Annual report only. Run only through papermill.
+# Referrals received by gender, age group and deprivation of the area people live in: counts,
+# shares and (England) rates per 100,000 population of the 2011 Census. Annual report only.
+# Run only through papermill.
 
 # %% tags=["parameters"]
 kind = "annual"
@@ -29,7 +30,7 @@ build_dir = "."
 # %%
 import pandas as pd
 
-from iapt_report import census, charts, sections
+from iapt_report import charts, narrative, sections
 from iapt_report.report_data import ReportData
 from iapt_report.section_output import SectionOutput
 
@@ -39,87 +40,167 @@ when = sections.period_name(data)
 people = data.counts_people("Gender") or data.counts_people("Age Group")
 counted = "People referred" if people else "Referrals received"
 noun = "people referred" if people else "referrals"
-no_population = "no Census population" if data.national else "England reports only"
 out.variable("counts_statement",
              f"In the {when} annual tables NHS Digital counted people, not referrals, by gender and age group: "
              "a person referred more than once in the year is counted once." if people else "")
-if sections.breakdown_counts(data, "Gender").empty and sections.breakdown_counts(data, "Age Group").empty:
-    out.leave_out(f"The source for this report does not hold referrals by gender or age group for {when}, so "
-                  "this section is left out.")
-
-
-def with_rates(counts, by, base):
-    """Rates per 100,000 from unrounded counts; shown only where the count is published."""
-    known = counts[counts["label"].isin(census.census_population(by, base)[by]) & counts["count"].notna()]
-    if known.empty or not data.national:  # Census populations are for England; some age groups cannot be formed
-        return pd.DataFrame(columns=[by, "rate_per_100k", "Rate per 100,000"])
-    rates = census.rates_per_100k(known.rename(columns={"label": by}), by, base=base, value_col="count")
-    rates["Rate per 100,000"] = [
-        sections.rate_as_text(rate, data.national) if published not in ("fewer than 5", "not available") else "not shown"
-        for rate, published in zip(rates["rate_per_100k"], known["published"])]
-    return rates
-
+gender = sections.breakdown_counts(data, "Gender")
+age = sections.in_age_order(sections.breakdown_counts(data, "Age Group"))
+deprivation = sections.deprivation_table(data)
+if gender.empty and age.empty and deprivation.empty:
+    out.leave_out(f"The source for this report does not hold referrals by gender, age group or deprivation for "
+                  f"{when}, so this section is left out.")
+rates_shown = data.national  # the Census populations are for England
+out.variable("census_note", sections.CENSUS_NOTE if rates_shown else
+             "Rates per 100,000 population are given in England reports only: the Census populations used are for "
+             "England as a whole.")
 
 # %% [markdown]
 # ## Gender (rates per 100,000 people aged 16 and over)
 
 # %%
-gender = sections.breakdown_counts(data, "Gender")
+for name in ("gender_sentence", "gender_rate_sentence"):
+    out.variable(name, "")
 if gender.empty:
-    out.variable("gender_sentence", "Referrals by gender are not in the measures for this report.")
-    out.note("referrals_by_gender", "")
+    out.note("referrals_by_gender", f"Referrals by gender are not in the source for {when}." if not age.empty else "")
 else:
-    rates = with_rates(gender, "sex", "16+")
-    table = gender[["label", "published"]].merge(rates[["sex", "Rate per 100,000"]], left_on="label", right_on="sex",
-                                                 how="left").drop(columns="sex").fillna({"Rate per 100,000": no_population})
-    table.columns = ["Gender", counted, "Rate per 100,000 aged 16+"]
-    out.table("referrals_by_gender", table)
-    female = rates[rates.sex == "Female"]["Rate per 100,000"]
-    male = rates[rates.sex == "Male"]["Rate per 100,000"]
-    if len(female) and len(male):
-        out.variable("gender_sentence",
-                     f"In {when} there were {female.iloc[0]} {noun} per 100,000 women aged 16 and over and "
-                     f"{male.iloc[0]} per 100,000 men.")
-    else:
-        out.variable("gender_sentence", f"Referrals by gender in {when}." + ("" if data.national else
-                     " Rates per 100,000 population are in England reports: the Census populations are for England."))
-gender
+    gender_shares = sections.shares(gender, data)
+    rate_text, rate = sections.census_rates(gender, "sex", "16+", rates_shown)
+    table = pd.DataFrame({"Gender": gender["label"], counted: gender["published"]})
+    if gender_shares.ne("").any():
+        table[f"Share of {noun} (gender stated)"] = gender_shares.values
+    if rate_text.ne("").any():
+        table["Rate per 100,000 aged 16+"] = rate_text.values
+    out.table("referrals_by_gender", table, caption=sections.caption(f"{counted} by gender, {when}", table))
+    share = dict(zip(gender["label"], gender_shares))
+    count = dict(zip(gender["label"], gender["published"]))
+    if share.get("Female") not in (None, "", "*") and share.get("Male") not in (None, "", "*"):
+        out.variable("gender_sentence", f"Of {noun} in {when} whose gender was stated, {share['Female']} were women "
+                                        f"and {share['Male']} men.")
+    elif count.get("Female") not in (None, "", "*") and count.get("Male") not in (None, "", "*"):
+        out.variable("gender_sentence", f"In {when}, {count['Female']} of the {noun} were women and {count['Male']} "
+                                        "men.")
+    rates_by = dict(zip(gender["label"], rate_text))
+    if rates_by.get("Female") and rates_by.get("Male"):
+        out.variable("gender_rate_sentence",
+                     f"There were {rates_by['Female']} {noun} per 100,000 women aged 16 and over and "
+                     f"{rates_by['Male']} per 100,000 men. The counts include the few people under 16 referred.")
+    display(table)
 
 # %% [markdown]
 # ## Age group (rates per 100,000 people of that age)
 
 # %%
-age = sections.breakdown_counts(data, "Age Group")
 if age.empty:
-    out.variable("age_sentence", "Referrals by age group are not in the measures for this report.")
-    out.note("referrals_by_age", "")
+    out.variable("age_sentence", "")
+    out.variable("age_share_sentence", "")
+    out.note("referrals_by_age", f"Referrals by age group are not in the source for {when}." if not gender.empty else "")
     out.note("referrals_by_age", "", folder="figures")
 else:
-    rates = with_rates(age, "age_group", "all")
-    table = age[["label", "published"]].merge(rates[["age_group", "Rate per 100,000"]], left_on="label",
-                                              right_on="age_group", how="left").drop(columns="age_group")
-    table = table.fillna({"Rate per 100,000": no_population})
-    table.columns = ["Age group", counted, "Rate per 100,000 of that age"]
-    out.table("referrals_by_age", table)
-    shown = rates[rates["Rate per 100,000"] != "not shown"].copy()
-    shown["rate"] = shown["Rate per 100,000"].map(sections.number_from_text)
-    if len(shown) >= 2:
-        top = shown.sort_values("rate", ascending=False).iloc[0]
-        title = f"People aged {top.age_group.lower()} were referred at the highest rate ({top['Rate per 100,000']} per 100,000)"
-        figure = charts.bar_chart(shown, "age_group", "rate", title=title,
-                                  value_label="Referrals per 100,000 population", horizontal=True)
+    age_shares = sections.shares(age, data)
+    rate_text, rate = sections.census_rates(age, "age_group", "all", rates_shown)
+    table = pd.DataFrame({"Age group": age["label"], counted: age["published"]})
+    if age_shares.ne("").any():
+        table[f"Share of {noun} (age stated)"] = age_shares.values
+    if rate_text.ne("").any():
+        table["Rate per 100,000 of that age"] = rate_text.values
+    out.table("referrals_by_age", table, caption=sections.caption(f"{counted} by age group, {when}", table))
+    stated = {label: s for label, s in zip(age["label"], age_shares) if s not in ("", "*")}
+    share_sentence = ""
+    if stated:
+        top = max(stated, key=lambda label: sections.number_from_text(stated[label]))
+        share_sentence = (f"{narrative.capitalise(narrative.age_group_people(top))} made up the largest share of "
+                          f"{noun} whose age was stated ({stated[top]}).")
+    out.variable("age_share_sentence", share_sentence)
+    if rate.notna().sum() >= 2:  # England, age groups the Census can form: chart the rates
+        categories = [narrative.Category(label, value, f"{text} per 100,000" if text else "")
+                      for label, value, text in zip(age["label"], rate, rate_text)]
+        finding = narrative.extremes_sentence(categories, what="The rate of referral", thing="age group",
+                                              base_noun="", name=narrative.age_group_people, small_base=0) or ""
+        unmatched = [label for label, r in zip(age["label"], rate) if r != r and not narrative.is_not_stated(label)]
+        out.variable("age_sentence", finding
+                     + (" Census ages are grouped to match the report's age groups; the 18 to 35 and 36 to 64 "
+                        "populations are estimated by splitting the Census 35 to 39 band." if finding else "")
+                     + (f" The Census table has no population for {narrative.and_list(unmatched)}, so no rate is "
+                        "given there." if unmatched else ""))
+        chart_values, axis, chart_title = rate, f"{counted} per 100,000 population", finding
+    else:
+        no_rates = ("Rates per 100,000 are not given for these age groups: the 2011 Census table held by this "
+                    "project cannot form them." if rates_shown else "")
+        if share_sentence:  # the shares say what the counts say, more plainly
+            chart_values, axis, chart_title = age_shares.map(sections.number_from_text), f"Share of {noun} (%)", \
+                share_sentence
+        else:
+            chart_values = age["published"].map(sections.number_from_text)
+            categories = [narrative.Category(label, value, text)
+                          for label, value, text in zip(age["label"], chart_values, age["published"])]
+            chart_title = narrative.extremes_sentence(categories, what=f"The number of {noun}", thing="age group",
+                                                      base_noun="", name=narrative.age_group_people, small_base=0,
+                                                      counts=True) or ""
+            axis = counted
+        out.variable("age_sentence", " ".join(s for s in (no_rates, "" if share_sentence else chart_title) if s))
+    chart_data = pd.DataFrame({"Age group": age["label"], "value": list(chart_values)})
+    chart_data = chart_data[[not narrative.is_not_stated(label) for label in chart_data["Age group"]]]
+    if chart_title and chart_data["value"].notna().sum() >= 2:
+        title = chart_title.split(". ")[0].rstrip(".")
+        figure = charts.bar_chart(chart_data, "Age group", "value", title=title, value_label=axis, horizontal=True)
         out.chart(charts.save_chart(
             figure, "referrals_by_age", title=title,
-            alt_text="Bar chart of referrals received per 100,000 population by age group: "
-                     + "; ".join(f"{r.age_group} {r['Rate per 100,000']}" for _, r in shown.iterrows()),
+            alt_text=f"Bar chart of {axis[0].lower() + axis[1:]} by age group, {when}: "
+                     + "; ".join(f"{r['Age group']} {r[table.columns[-1]] or r[counted] or 'not published'}"
+                                 for _, r in table.iterrows()
+                                 if not narrative.is_not_stated(r['Age group'])) + ".",
             data=table, out_dir=build_dir))
-        out.variable("age_sentence", f"{title} in {when}. Census ages are grouped to match the report's age "
-                                     "groups; the 18 to 35 and 36 to 64 populations are estimated by splitting the "
-                                     "Census 35 to 39 band.")
     else:
-        out.note("referrals_by_age", "Too few age groups to chart.", folder="figures")
-        out.variable("age_sentence", f"Referrals by age group in {when}.")
-age
+        out.note("referrals_by_age", "", folder="figures")
+    display(table)
+
+# %% [markdown]
+# ## Deprivation (Index of Multiple Deprivation decile of the area people live in)
 
 # %%
-out.save()
+for name in ("deprivation_sentence", "deprivation_recovery_sentence"):
+    out.variable(name, "")
+if deprivation.empty:
+    out.note("referrals_by_deprivation", "")
+    out.note("referrals_by_deprivation", "", folder="figures")
+else:
+    table = deprivation.drop(columns=["recovery_rate", "finished"])
+    out.table("referrals_by_deprivation", table,
+              caption=sections.caption(f"Referrals and outcomes by deprivation decile of the area of residence "
+                                       f"(1 = least deprived), {when}", table))
+    if "Referrals received" in deprivation.columns and data.values_unrounded:
+        counts = sections.breakdown_counts(data, sections.DEPRIVATION)
+        decile_shares = dict(zip(counts["label"], sections.shares(counts, data)))
+        most = next((label for label in decile_shares if "most deprived" in label.lower()), None)
+        least = next((label for label in decile_shares if "least deprived" in label.lower()), None)
+        if most and least and decile_shares[most] and decile_shares[least]:
+            out.variable("deprivation_sentence",
+                         f"{decile_shares[most]} of referrals with a recorded area of residence came from the most "
+                         f"deprived tenth of areas and {decile_shares[least]} from the least deprived tenth (each tenth "
+                         "holds about a tenth of England's population).")
+    categories = [narrative.Category(label, value, sections.format_for_text_or_empty(text), base,
+                                     sections.format_for_text_or_empty(base_text))
+                  for label, value, text, base, base_text in zip(
+                      deprivation["Decile"], deprivation["recovery_rate"], deprivation.get("Recovery rate", ""),
+                      deprivation["finished"], deprivation.get("Finished a course", ""))]
+    finding = narrative.extremes_sentence(categories, what="Recovery", thing="deprivation decile",
+                                          base_noun="referrals that finished a course", name=narrative.deprivation_decile)
+    out.variable("deprivation_recovery_sentence", finding or "")
+    chart_data = deprivation[[not narrative.is_not_stated(d) for d in deprivation["Decile"]]]
+    if finding and chart_data["recovery_rate"].notna().sum() >= 2:
+        title = narrative.extremes_sentence(categories, what="Recovery", thing="deprivation decile", base_noun="",
+                                            name=narrative.deprivation_decile, small_base=0).split(". ")[0].rstrip(".")
+        figure = charts.bar_chart(chart_data, "Decile", "recovery_rate", title=title, value_label="Recovery rate (%)",
+                                  horizontal=True)
+        out.chart(charts.save_chart(
+            figure, "referrals_by_deprivation", title=title,
+            alt_text=f"Bar chart of the recovery rate by deprivation decile, {when}: "
+                     + "; ".join(f"{r['Decile']} {r['Recovery rate'] or 'not published'}"
+                                 for _, r in chart_data.iterrows()) + ".",
+            data=table, out_dir=build_dir))
+    else:
+        out.note("referrals_by_deprivation", "", folder="figures")
+    display(table)
+
+# %%
+out.save();

@@ -16,7 +16,8 @@
 # %% [markdown]
 # # Key facts
 #
-# Headline figures for the report's period and organisation. Run only through papermill
+# Headline figures for the report's period and organisation, compared with the previous
+# period and (monthly) the same month a year earlier. Run only through papermill
 # (`iapt-report build`), which sets the parameters below.
 
 # %% tags=["parameters"]
@@ -33,6 +34,11 @@ from iapt_report.section_output import SectionOutput
 
 data = ReportData.open(measures_path, period, org)
 out = SectionOutput(build_dir, "key_facts")
+when = sections.period_name(data)
+
+# %% [markdown]
+# Headline figures: a figure that is suppressed or not in the source is set to "" and the
+# report leaves its line out.
 
 # %%
 facts = sections.key_facts(data)
@@ -41,33 +47,37 @@ for name, value in facts.items():
 facts
 
 # %%
-out.table("key_facts", sections.key_facts_table(data))
+table = sections.key_facts_table(data)
+out.table("key_facts", table, caption=sections.caption(f"Key facts, {when}", table))
+table
 
 # %% [markdown]
-# Trend over the periods in the build (up to 13 months).
+# Trend over the periods in the build (up to 13 months, or every year the source holds).
 
 # %%
-trend = sections.trend(data, {"Referrals received": "M001", "Entered treatment": "M031",
-                              "Finished a course": "M076"})
-if trend["period"].nunique() > 1:
-    referrals = trend[trend.measure == "Referrals received"]
-    first, last = referrals.iloc[0], referrals.iloc[-1]
-    first_shown, last_shown = (sections.number_from_text(x.published) for x in (first, last))
-    direction = ("rose" if last_shown > first_shown else "fell" if last_shown < first_shown else "was unchanged")
-    title = (f"Referrals received {direction} from {sections.format_for_text(first.published, 'count')} in "
-             f"{first.period} to {sections.format_for_text(last.published, 'count')} in {last.period}"
-             if direction != "was unchanged" else
-             f"Referrals received were {sections.format_for_text(last.published, 'count')} in both {first.period} "
-             f"and {last.period}")
-    figure = charts.line_chart(trend, "period", "value", hue="measure", title=title, y_label="Referrals")
-    ref = charts.save_chart(
-        figure, "key_facts_trend", title=title,
-        alt_text=f"Line chart of referrals received, entering treatment and finishing a course each month "
-                 f"from {first.period} to {last.period}. {title}.",
-        data=trend[["period", "measure", "published"]], out_dir=build_dir)
-    out.chart(ref)
+TREND = {"Referrals received": "M001", "Entered treatment": "M031", "Finished a course": "M076"}
+trend = sections.trend(data, TREND)
+unit = "months" if data.period.kind == "month" else "years"
+described = sections.describe_series(data, "M001", "Referrals received", plural=True)
+if described is not None:
+    # the key facts already compare the latest figures; beside the chart, the whole series
+    out.variable("trend_sentence", described.standing)
+    figure = charts.line_chart(trend, "period", "value", hue="measure", title=described.title, y_label="Referrals")
+    shown = trend.dropna(subset=["value"])
+    out.chart(charts.save_chart(
+        figure, "key_facts_trend", title=described.title,
+        alt_text=f"Line chart of referrals received, entering treatment and finishing a course of treatment in each of "
+                 f"the {trend['period'].nunique()} {unit} from {trend['period'].iloc[0]} to {trend['period'].iloc[-1]}. "
+                 f"{described.sentence}",
+        data=trend[["period", "measure", "published"]], out_dir=build_dir))
 else:
-    out.note("key_facts_trend", "A trend is shown when the data cover more than one period.", folder="figures")
+    periods_held = len(data.periods())
+    out.variable("trend_sentence", "")
+    out.note("key_facts_trend",
+             f"This build holds figures for {when} only, so no trend is shown." if periods_held <= 1 else
+             f"Referrals received are not published for enough of the {periods_held} {unit} in this build "
+             f"to show a trend for {data.org_name}.", folder="figures")
+trend[["period", "measure", "published"]]
 
 # %%
-out.save()
+out.save();

@@ -28,7 +28,7 @@ measures_path = "measures_unrounded.parquet"
 build_dir = "."
 
 # %%
-from iapt_report import charts, sections
+from iapt_report import charts, narrative, sections
 from iapt_report.report_data import ReportData
 from iapt_report.section_output import SectionOutput
 
@@ -38,51 +38,103 @@ when = sections.period_name(data)
 
 # %%
 summary = sections.outcomes_sentence(data, when)
-if summary is None:
-    out.leave_out(f"The source for this report does not hold outcome measures for {when}, so this section is "
-                  "left out.")
-else:
-    out.variable("summary_sentence", summary)
-out.table("outcomes", sections.outcomes_table(data))
+if summary is None and not data.has("M076"):
+    out.leave_out(f"The source for this report does not hold outcome measures for {when}, so this section is left "
+                  "out.")
+elif summary is None:
+    out.leave_out(f"Too few referrals finished a course of treatment with {data.org_name} in {when} for any outcome "
+                  "to be published.")
+out.variable("summary_sentence", summary or "")
+table = sections.outcomes_table(data)
+out.table("outcomes", table, caption=sections.caption(f"Outcomes of referrals that finished a course of treatment, "
+                                                      f"{when}", table))
+table
 
 # %%
-trend = sections.trend(data, {"Recovery rate": "M192", "Reliable improvement rate": "M186"})
-if trend["period"].nunique() > 1 and trend[trend.measure == "Recovery rate"].value.notna().sum() > 1:
-    recovery = trend[trend.measure == "Recovery rate"]
-    recovery = recovery.dropna(subset=["value"])
-    title = (f"The recovery rate stayed between {sections.format_for_text(recovery.loc[recovery.value.idxmin(), 'published'], 'percentage')}"
-             f" and {sections.format_for_text(recovery.loc[recovery.value.idxmax(), 'published'], 'percentage')}")
-    figure = charts.line_chart(trend, "period", "value", hue="measure", title=title, y_label="Per cent")
-    out.chart(charts.save_chart(figure, "outcomes_trend", title=title,
-                                alt_text=f"Line chart of recovery and reliable improvement rates by period. {title}.",
-                                data=trend[["period", "measure", "published"]], out_dir=build_dir))
+trend = sections.trend(data, {"Recovery rate": "M192", "Reliable improvement rate": "M186",
+                              "Reliable recovery rate": "M195"})
+described = sections.describe_series(data, "M192", "The recovery rate", plural=False)
+unit = "months" if data.period.kind == "month" else "years"
+if described is not None:
+    out.variable("trend_sentence", described.sentence)
+    figure = charts.line_chart(trend, "period", "value", hue="measure", title=described.title, y_label="Per cent")
+    out.chart(charts.save_chart(
+        figure, "outcomes_trend", title=described.title,
+        alt_text=f"Line chart of the recovery, reliable improvement and reliable recovery rates in each of the "
+                 f"{trend['period'].nunique()} {unit} from {trend['period'].iloc[0]} to {trend['period'].iloc[-1]}. "
+                 f"{described.sentence}",
+        data=trend[["period", "measure", "published"]], out_dir=build_dir))
 else:
-    out.note("outcomes_trend", "A trend is shown when the data cover more than one period.", folder="figures")
+    held = len(data.periods())
+    out.variable("trend_sentence", "")
+    out.note("outcomes_trend",
+             f"This build holds figures for {when} only, so no trend is shown." if held <= 1 else
+             f"The recovery rate is not published for enough of the {held} {unit} in this build to show a trend "
+             f"for {data.org_name}.", folder="figures")
+trend[["period", "measure", "published"]]
+
+# %% [markdown]
+# ## By problem descriptor and ethnic group (annual)
+#
+# Every group and category the source publishes is in the table; the finding chooses among
+# all of them, "not stated" included.
 
 # %%
-for variable_type, name, label in [("Presenting Complaint", "outcomes_by_problem", "problem descriptor"),
-                                   ("Ethnic Group", "outcomes_by_ethnicity", "ethnic group")]:
+BREAKDOWNS = [("Presenting Complaint", "outcomes_by_problem", "problem descriptor", None),
+              ("Ethnic Group", "outcomes_by_ethnicity", "ethnic group", narrative.ethnic_group_people)]
+for variable_type, name, thing, people in BREAKDOWNS:
     by = sections.outcomes_by(data, variable_type)
+    out.variable(f"{name}_sentence", "")
+    out.variable(f"{name}_categories_sentence", "")
     if by.empty:
-        out.note(name, f"Outcomes by {label} are in the annual report." if kind == "monthly" else
-                 f"Outcomes by {label} are not in the source for this report.")
+        out.note(name, f"Outcomes by {thing} are not in the source for {when}." if kind == "annual" else "")
         out.note(name, "", folder="figures")
+        out.note(f"{name}_categories", "")
         continue
-    out.table(name, by[[variable_type, "Finished a course", "Recovery rate"]])
-    shown = by.dropna(subset=["recovery_rate"]).sort_values("recovery_rate", ascending=False)
-    if len(shown) >= 2:
-        best, worst = shown.iloc[0], shown.iloc[-1]
-        title = (f"Recovery was highest for {best[variable_type]} ({best['Recovery rate']}) and lowest for "
-                 f"{worst[variable_type]} ({worst['Recovery rate']})")
-        figure = charts.bar_chart(shown, variable_type, "recovery_rate", title=title, value_label="Recovery rate (%)",
-                                  horizontal=True)
+    groups = by[by["level"] == "group"]
+    categories = by[by["level"] == "category"]
+    # the 2013-14 to 2016-17 tables count people, not referrals, in these breakdowns
+    finished_words = "people who finished a course" if data.counts_people(variable_type) else \
+        "referrals that finished a course"
+    columns = {"label": thing.capitalize(), "Finished a course": finished_words.capitalize(),
+               "Recovery rate": "Recovery rate"}
+    for frame, suffix, what in ((groups, "", f"Recovery by {thing}"),
+                                (categories, "_categories", f"Recovery by {thing} category")):
+        if frame.empty:
+            out.note(f"{name}{suffix}", "")
+            continue
+        shown_table = frame.rename(columns=columns).assign(Group=frame["group"].values)
+        shown_table = shown_table[(["Group"] if suffix else []) + list(columns.values())]
+        out.table(f"{name}{suffix}", shown_table, caption=sections.caption(f"{what}, {when}", shown_table))
+        sentence = narrative.extremes_sentence(
+            sections.outcome_categories(frame), what=f"Among the individual {thing}s, recovery" if suffix else "Recovery",
+            thing=thing if not suffix else f"{thing} category",
+            base_noun=finished_words, name=None if suffix else people)
+        out.variable(f"{name}{suffix}_sentence", sentence or "")
+        display(shown_table)
+    # the chart shows the groups (or, where the source has none, the categories)
+    chart_frame = groups if len(groups.dropna(subset=["recovery_rate"])) >= 2 else categories
+    chart_people = people if chart_frame is groups else None
+    shown = chart_frame.dropna(subset=["recovery_rate"]).sort_values("recovery_rate", ascending=False,
+                                                                     kind="mergesort")
+    # a chart is drawn when it has a finding to state (enough published rates to compare)
+    title = narrative.extremes_sentence(sections.outcome_categories(chart_frame), what="Recovery", thing=thing,
+                                        base_noun=finished_words, name=chart_people,
+                                        small_base=0)  # the base is in the table and the text
+    if title:
+        title = title.split(". ")[0].rstrip(".")
+        figure = charts.bar_chart(shown.rename(columns={"label": thing}), thing, "recovery_rate", title=title,
+                                  value_label="Recovery rate (%)", horizontal=True)
+        left_out = chart_frame[chart_frame["recovery_rate"].isna()]["label"].tolist()
         out.chart(charts.save_chart(
             figure, name, title=title,
-            alt_text=f"Bar chart of recovery rate by {label}: "
-                     + "; ".join(f"{r[variable_type]} {r['Recovery rate']}" for _, r in shown.iterrows()),
-            data=shown[[variable_type, "Finished a course", "Recovery rate"]], out_dir=build_dir))
+            alt_text=f"Bar chart of the recovery rate by {thing}, {when}: "
+                     + "; ".join(f"{r['label']} {r['Recovery rate']}" for _, r in shown.iterrows())
+                     + (f". Not charted, too few referrals to publish: {', '.join(left_out)}." if left_out else "."),
+            data=shown[["label", "Finished a course", "Recovery rate"]].rename(columns=columns),
+            out_dir=build_dir))
     else:
-        out.note(name, f"Too few {label} groups had enough referrals to chart.", folder="figures")
+        out.note(name, "", folder="figures")
 
 # %%
-out.save()
+out.save();

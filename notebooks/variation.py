@@ -27,7 +27,7 @@ measures_path = "measures_unrounded.parquet"
 build_dir = "."
 
 # %%
-from iapt_report import charts, sections
+from iapt_report import charts, narrative, sections
 from iapt_report.report_data import ReportData
 from iapt_report.section_output import SectionOutput
 
@@ -37,21 +37,44 @@ when = sections.period_name(data)
 national = ReportData(data.measures, data.period, "England")
 
 # %%
+levels_held = [level for level in ("CommissioningRegion", "ICB", "SubICB", "Provider") if not data.level(level).empty]
 if not national.has("M192"):
     out.leave_out(f"The source for this report does not hold recovery rates for {when}, so variation between areas "
                   "and providers is left out.")
+elif not levels_held:
+    out.leave_out(f"For {when} the source for this report holds figures for England only, so areas and providers "
+                  "are not compared.")
+own_rate, england_rate = data.figure("M192"), national.figure("M192")
+out.variable("own_sentence",
+             f"The recovery rate for {data.org_name} ({data.org}) was {own_rate} in {when}, against {england_rate} for "
+             "England." if not data.national and own_rate and england_rate else "")
+region_name = narrative.level_name("CommissioningRegion", data.period, plural=True)
+icb_name = narrative.level_name("ICB", data.period, plural=True)
 regions = sections.recovery_by_organisation(data, "CommissioningRegion")
-if regions.empty:
-    out.variable("regions_sentence", "The source for this report holds no commissioning region figures.")
+icbs = sections.recovery_by_organisation(data, "ICB")
+unassigned = sections.unassigned_finished(data, "CommissioningRegion")
+out.variable("unassigned_sentence",
+             f"A further {unassigned} referrals that finished a course of treatment had no commissioning region "
+             "recorded; they are counted in England's figures only." if unassigned and len(regions) else "")
+if regions.empty and icbs.empty:
+    out.variable("regions_sentence", f"The source for this report holds no figures for {region_name} or {icb_name} "
+                                     f"for {when}, so only providers are compared." if "Provider" in levels_held else "")
+    out.variable("icbs_sentence", "")
     out.note("recovery_by_region", "")
 else:
-    out.variable("regions_sentence", sections.spread_sentence(regions, "commissioning regions"))
-    out.table("recovery_by_region", regions[["name", "Finished a course", "Recovery rate"]].rename(
-        columns={"name": "Commissioning region"}))
-icbs = sections.recovery_by_organisation(data, "ICB")
-out.variable("icbs_sentence", sections.spread_sentence(icbs, "ICBs") if len(icbs) else
-             "The source for this report holds no ICB figures.")
-regions
+    out.variable("regions_sentence", sections.spread_sentence(regions, region_name) or "")
+    icbs_sentence = sections.spread_sentence(icbs, icb_name) or ""
+    if icbs_sentence and not narrative.icb_era(data.period) and icbs["name"].str.contains(r"\bICB\b").any():
+        icbs_sentence += (" ICBs replaced STPs in July 2022; the names here are those of the ICBs, as the source "
+                          "gives them.")
+    out.variable("icbs_sentence", icbs_sentence)
+    region_table = regions[["name", "Finished a course", "Recovery rate"]].rename(
+        columns={"name": narrative.capitalise(narrative.level_name("CommissioningRegion", data.period))})
+    out.table("recovery_by_region", region_table,
+              caption=sections.caption(f"Recovery rate by {narrative.level_name('CommissioningRegion', data.period)}, "
+                                       f"{when}", region_table))
+    # only the published table is shown here: the executed notebook is published with the report
+    display(region_table)
 
 # %%
 from iapt_report import funnel
@@ -118,4 +141,4 @@ else:
     out.note("provider_outliers", "")
 
 # %%
-out.save()
+out.save();

@@ -165,6 +165,22 @@ def test_provider_report_applies_disclosure_control_everywhere(monthly):
             assert number % 5 == 0 or number < 5, cell
 
 
+def test_executed_notebooks_in_a_report_show_only_published_figures(monthly):
+    """The executed notebooks are published with the report: they display the tables the report
+    shows, never the unrounded counts behind them (issue 10: a region with 1 finished course)."""
+    output, _ = monthly
+    for org in ("England", PROVIDER):
+        for path in (output / "monthly" / "2020-09" / org / "notebooks").glob("*.ipynb"):
+            shown = []
+            for cell in json.loads(path.read_text())["cells"]:
+                for item in cell.get("outputs", []):
+                    shown.append("".join(item.get("text", "")))
+                    shown.append("".join(item.get("data", {}).get("text/plain", "")))
+            text = "\n".join(shown)
+            for column in ("recovered", "denominator", "unrounded", "MEASURE_VALUE", "partial"):
+                assert column not in text, f"{org} {path.name} shows {column!r}"
+
+
 def test_a_failing_report_does_not_stop_the_batch(monthly):
     output, reports = monthly
     assert "NOT-AN-ORG" in reports["NOT-AN-ORG"].error

@@ -61,15 +61,16 @@ def test_monthly_england_reports_state_nhs_digitals_figures(tmp_path_factory):
     april = assert_real_data_report(output / "monthly" / "2021-04" / "England", MONTHLY)
     may = assert_real_data_report(output / "monthly" / "2021-05" / "England", MONTHLY)
     june = assert_real_data_report(output / "monthly" / "2021-06" / "England", MONTHLY)
-    # June 2021: 54,021 of the 58,421 referrals that finished a course (92.5%) started treatment within 6 weeks
-    assert "54,021 of the 58,421 referrals that finished a course of treatment (92.5%) had started treatment " \
-           "within 6 weeks" in june
+    # June 2021: 92.5% of the 58,421 referrals that finished a course started treatment within 6 weeks
+    assert "92.5% of the 58,421 referrals that finished a course of treatment had waited 6 weeks or less" in june
     # May 2021: recovery 52.5%
-    assert "recovery rate of 52.5%" in may and "The recovery rate was 52.5%" in may
+    assert "the recovery rate was 52.5%" in may and "Of those that started treatment at caseness, 52.5% moved to " \
+        "recovery" in may
     # April 2021: 139,757 referrals received and 49,577 internet-enabled therapy sessions
-    assert "139,757 referrals received" in april and "49,577 internet-enabled therapy sessions" in april
-    # a trend over the months the build holds
-    assert "Referrals received rose from 139,757 in 2021-04 to 153,472 in 2021-06" in june
+    assert "139,757 new referrals were received" in april and "49,577 internet-enabled therapy sessions" in april
+    # the latest month against the one before, and the trend over the months the build holds
+    assert "153,472 referrals were received in June 2021, up 4.1% from 147,394 in May 2021" in june
+    assert "Referrals received rose to 153,472 in June 2021 from 147,394 in May 2021" in june
     measures = pd.read_csv(output / "monthly" / "2021-06" / "England" / "measures.csv", dtype=str,
                            keep_default_na=False)
     england = measures[measures.GROUP_TYPE == "England"].set_index("MEASURE_ID").MEASURE_VALUE_SUPPRESSED
@@ -86,9 +87,15 @@ def test_monthly_provider_report_shows_suppressed_cells_as_suppressed(tmp_path_f
     assert set(measures.ORG_CODE2) == {PROVIDER}
     own = measures.set_index("MEASURE_ID").MEASURE_VALUE_SUPPRESSED
     assert own["M343"] == "*" and own["M001"] == "2780"  # as NHS Digital published them
-    assert "fewer than 5 internet-enabled therapy sessions" in page
-    assert "2,780 referrals received" in page
+    # a suppressed figure is never inside a sentence: its line is left out, its table cell is *
+    assert "internet-enabled therapy sessions took place" not in page and "fewer than 5 internet" not in page
+    key_facts = (folder / "tables" / "key_facts.md").read_text()
+    assert re.search(r"Internet-enabled therapy sessions \| \* \|", key_facts)
+    assert "2,780 new referrals were received" in page
     assert " 0 internet-enabled" not in page
+    # no percentage from two counts each rounded to 5 (M036 and M031 are rounded in the file)
+    assert "had waited 6 weeks or less and" not in page
+    assert "Of the 2,200 referrals that entered treatment" not in page
 
 
 @needs(ANNUAL)
@@ -105,11 +112,23 @@ def test_annual_england_reports_2017_18_to_2021_22(tmp_path_factory):
         page = assert_real_data_report(output / "annual" / year / "England", ANNUAL)
         assert f"({referrals}) new referrals were received" in page, year
         assert f"{finished} referrals finished a course of treatment" in page, year
-        assert f"The recovery rate was {recovery}" in page, year
-        # sections whose measures the annual file lacks say so in one line instead of failing
-        assert "does not hold the activity and waiting-time measures" in page, year
+        assert f"the recovery rate was {recovery}" in page, year
+        # parts whose measures the annual file lacks say so in one line instead of failing
+        assert "Referrals by source are not in the source for" in page, year
+    # the annual tables hold waits as a breakdown of finished courses (NHS Digital: 90.0% in 2020-21)
+    assert "90.0% of the 634,649 referrals that finished a course of treatment had waited 6 weeks or less" in \
+        text(output / "annual" / "2020-21" / "England")
+    # the trend is the whole series: 2020-21 fell from the 2019-20 peak
+    assert "Referrals received fell to 1,456,446 in 2020-21 from a peak of 1,694,790 in 2019-20" in \
+        text(output / "annual" / "2020-21" / "England")
     last = text(output / "annual" / "2021-22" / "England")
-    assert "Referrals received rose from 1,439,957 in 2017-18 to 1,812,596 in 2021-22" in last
+    assert "Referrals received rose to 1,812,596 in 2021-22 from 1,456,446 in 2020-21, the highest of the 5 years " \
+           "shown" in last
+    # 2020-21 is before ICBs: the areas are STPs; the problem descriptors include every group published
+    page = text(output / "annual" / "2020-21" / "England")
+    assert "Across the 42 STPs" in page and "UNKNOWN" not in page
+    assert "Recovery was highest for Other recorded problems (53.7%) and lowest for Other Mental Health problems " \
+           "(48.8%)" in page
 
 
 @needs(ANNUAL)
@@ -120,10 +139,11 @@ def test_annual_icb_report_shows_suppressed_cells_as_suppressed(tmp_path_factory
     assert f"HEREFORDSHIRE AND WORCESTERSHIRE INTEGRATED CARE BOARD ({ICB})" in page
     problems = (folder / "tables" / "outcomes_by_problem.md").read_text()
     row = next(line for line in problems.splitlines() if "Other recorded problems" in line)
-    assert "fewer than 5" in row and "suppressed" in row and "| 0" not in row
+    cells = [cell.strip() for cell in row.strip().strip("|").split("|")]
+    assert cells[1:] == ["*", "*"] and "| 0" not in row  # suppressed as published, never zero
     measures = pd.read_csv(folder / "measures.csv", dtype=str, keep_default_na=False)
     assert set(measures.ORG_CODE1) == {ICB} and "*" in set(measures.MEASURE_VALUE_SUPPRESSED)
-    assert "Census populations are for England as a whole" in page  # no Census rates for an ICB
+    assert "Census populations used for rates are for England as a whole" in page  # no Census rates for an ICB
 
 
 @needs(LEGACY)
@@ -133,13 +153,17 @@ def test_every_legacy_year_builds_with_demographics_and_ethnicity(tmp_path_facto
     for year in years:
         page = assert_real_data_report(output / "annual" / year / "England", LEGACY)
         assert "counted people, not referrals, by gender and age group" in page, year
-        assert re.search(r"there were [\d,.]+ people referred per 100,000 women", page), year
+        assert re.search(r"There were [\d,.]+ people referred per 100,000 women", page), year
         assert "People referred" in page, year
     ethnicity = text(output / "annual" / "2013-14" / "England")
     assert "counted people, not referrals, by ethnic group" in ethnicity
-    assert re.search(r"Over-represented relative to their share of the population: [A-Z]", ethnicity)
+    assert re.search(r"Relative to their share of the population, [A-Za-z ,]+ were over-represented", ethnicity)
     for year in years[1:]:  # later legacy tables break down only outcomes by ethnic group: finished courses
         later = text(output / "annual" / year / "England")
         assert "people who finished a course of treatment per 100,000 people aged 16 and over" in later
-        assert re.search(r"Over-represented relative to their share of the population: [A-Z]", later)
+        assert re.search(r"Relative to their share of the population, [A-Za-z ,]+ were over-represented", later)
         assert "publish no row for people who finished a course of treatment whose ethnicity was not stated" in later
+        # the outcome rows are categories only; the groups' rates come from their summed counts
+        assert "Outcomes by ethnic group are not in the source" not in later
+        assert re.search(r"Recovery was highest for [A-Za-z ]+ \([\d.]+%\) and lowest for", later)
+        assert "areas and providers are not compared" in later  # the legacy file is England only

@@ -323,8 +323,8 @@ def _build_one(report: BuiltReport, measures: pd.DataFrame, period: Period, conf
         _run_notebooks([config.notebooks / f"{section}.ipynb" for section in SECTIONS[config.kind]],
                        staging / "notebooks", parameters, staging, failed_dir, config.notebook_workers)
         merge_variables(staging)
-        if config.published is not None:
-            report.left_out = adapt_sources(staging, SECTIONS[config.kind])
+        report.left_out = adapt_sources(staging, [*SECTIONS[config.kind], "about", "notes"],
+                                        drop_unset=config.published is not None)
         report.seconds["notebooks"] = round(time.perf_counter() - started, 3)
 
         started = time.perf_counter()
@@ -372,27 +372,15 @@ def _copy_sources(config: BuildConfig, staging: Path) -> None:
 
 def _write_about(staging: Path, synthetic: bool, data: ReportData, period: Period,
                  published: Path | None = None) -> None:
+    """``variables/about.yml``: what the data are, the publication metadata and the notes that
+    depend on the source and period (see :func:`iapt_report.sections.about_statements`)."""
     import yaml
 
-    if published is not None:
-        statement = (f"Figures for {data.org_name}"
-                     + ("" if data.national else f" ({data.org})")
-                     + f". Source: NHS Digital/NHS England published statistics, {Path(published).name}. "
-                     "Figures are shown as published: a count NHS Digital suppressed reads \"fewer than 5\" and any "
-                     "other suppressed figure \"suppressed\", never zero.")
-    elif synthetic:
-        statement = ("These figures are built from synthetic data. The records were generated to resemble "
-                     "NHS Talking Therapies activity; organisation names are fictional. They are not official "
-                     "statistics and must not be quoted as such.")
-    else:
-        statement = f"Figures for {data.org_name} from the NHS Talking Therapies dataset."
+    from .sections import about_statements
+
+    about = about_statements(data, synthetic=synthetic, published_name=Path(published).name if published else None)
     rule = disclosure_rule_text()
-    about = {
-        "data_statement": statement,
-        "disclosure_statement": rule if not data.national else
-        f"National figures are shown unrounded. {rule}",
-        "build_statement": f"Built by iapt-report for the period {period.start:%d %B %Y} to {period.end:%d %B %Y}.",
-    }
+    about["disclosure_statement"] = rule if not data.national else f"National figures are shown unrounded. {rule}"
     (staging / "variables").mkdir(exist_ok=True)
     about = {name: safe_text.markdown(text) for name, text in about.items()}  # names from data read as text
     (staging / "variables" / "about.yml").write_text(yaml.safe_dump({"about": about}, sort_keys=True,
@@ -402,12 +390,15 @@ def _write_about(staging: Path, synthetic: bool, data: ReportData, period: Perio
 _VAR = re.compile(r"\{\{<\s*var\s+([^\s>]+)\s*>\}\}")
 
 
-def adapt_sources(staging: Path, sections: list[str] | None = None) -> list[str]:
+def adapt_sources(staging: Path, sections: list[str] | None = None, *, drop_unset: bool = True) -> list[str]:
     """Fit the report sources in a build folder to the figures the sections produced.
 
     A section whose notebook left it out (variable ``<section>.left_out``) is replaced by its
-    heading and that one-line reason; any other line that inserts a figure the sections did not
-    set (its measure is not in the input) is dropped. Returns what was left out, for the manifest.
+    heading and that one-line reason. A line that inserts a figure set to "" (a figure the
+    section has no true value for: suppressed, or not in the source) is dropped, so that a
+    suppressed value never sits in a sentence; with ``drop_unset`` (builds from a published
+    file) so is a line inserting a figure the sections did not set at all. Returns what was
+    left out, for the manifest.
     """
     import yaml
 
@@ -426,9 +417,11 @@ def adapt_sources(staging: Path, sections: list[str] | None = None) -> list[str]
             continue
         kept = []
         for line in text.splitlines():
-            missing = [key for key in _VAR.findall(line) if _lookup(variables, key) is None]
-            if missing:
-                left_out.append(f"{path.name}: line needing {', '.join(missing)}")
+            keys = _VAR.findall(line)
+            empty = [key for key in keys if _lookup(variables, key) == ""]
+            unset = [key for key in keys if _lookup(variables, key) is None] if drop_unset else []
+            if empty or unset:
+                left_out.append(f"{path.name}: line needing {', '.join(empty + unset)}")
             else:
                 kept.append(line)
         path.write_text("\n".join(kept) + "\n", encoding="utf-8")

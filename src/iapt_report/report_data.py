@@ -154,6 +154,51 @@ class ReportData:
         """Published strings for any rows of the same organisation (e.g. a breakdown), by row index."""
         return published_values(rows, self.national)
 
+    # --- figures for prose and tables ----------------------------------------------------
+    @property
+    def values_unrounded(self) -> bool:
+        """Whether ``value()`` gives the unrounded figure, from which percentages may be derived.
+
+        True for England and for anything computed from record-level data; False below England
+        in a published file, whose counts NHS Digital rounded to the nearest 5 (a percentage of
+        two rounded counts is not a figure the rule allows: 1,205 of 1,210 is not "100%").
+        """
+        return self.national or not self.from_published_file
+
+    def statistic(self, measure_id: str, period: Period | None = None) -> str:
+        rows = self.rows(period)
+        row = rows[rows["MEASURE_ID"] == measure_id]
+        if row.empty:
+            raise ReportDataError(f"measure {measure_id} is not in the measures for {self.org}")
+        return str(row["STATISTIC"].iloc[0])
+
+    def shown(self, measure_id: str, period: Period | None = None) -> bool:
+        """Whether the measure is in the report's measures and published (not suppressed or missing)."""
+        try:
+            return self.published(measure_id, period) not in (SUPPRESSED, "")
+        except ReportDataError:
+            return False
+
+    def figure(self, measure_id: str, period: Period | None = None) -> str | None:
+        """The published value written for a sentence ("132,237", "90.4%"), or None when the
+        measure is absent, suppressed or missing: such a value never goes inside a sentence."""
+        if not self.shown(measure_id, period):
+            return None
+        return format_for_text(self.published(measure_id, period), self.statistic(measure_id, period))
+
+    def cell(self, measure_id: str, period: Period | None = None) -> str:
+        """The published value for a table cell: "132,237", "90.4%", ``*`` when suppressed, "" when missing."""
+        return format_cell(self.published(measure_id, period), self.statistic(measure_id, period))
+
+    def number(self, measure_id: str, period: Period | None = None) -> float:
+        """The figure a chart may plot: unrounded for England, the published number below
+        England (NaN when suppressed or missing)."""
+        if not self.shown(measure_id, period):
+            return float("nan")
+        if self.national:
+            return self.value(measure_id, period)
+        return float(self.published(measure_id, period))
+
 
 def _published_cells(rows: pd.DataFrame, national: bool) -> dict[str, str]:
     return dict(zip(rows["MEASURE_ID"], published_values(rows, national)))
@@ -187,6 +232,14 @@ def _as_published(row, national: bool) -> str:
     if national or row["STATISTIC"] in ("count", "sum", "max", "min"):
         return publish_cell(value, row["STATISTIC"], national=True)
     return str(int(value)) if float(value).is_integer() else str(value)
+
+
+def format_cell(published: str, statistic: str) -> str:
+    """A published cell for a table: thousands separators and a % sign; ``*`` stays ``*``
+    (the report's legend explains it) and a missing figure is an empty cell."""
+    if published in (SUPPRESSED, ""):
+        return published
+    return format_for_text(published, statistic)
 
 
 def format_for_text(published: str, statistic: str) -> str:
