@@ -168,13 +168,24 @@ def _column_holding(table: Table, name: str, value_text: str) -> int | None:
 
 
 def _duplicated_rows(content: ReportContent) -> list[str]:
+    """A row label (the text cells before the first figure: "Group | Category") given twice."""
     problems = []
     for table in content.tables:
-        labels = [row[0] for row in table.rows[1:] if row and row[0]]
+        labels = [" | ".join(_label_cells(row)) for row in table.rows[1:]]
+        labels = [label for label in labels if label]
         repeated = sorted({label for label in labels if labels.count(label) > 1})
         if repeated:
             problems.append(f"table {_quote(_name(table))} lists {', '.join(map(_quote, repeated))} more than once")
     return problems
+
+
+def _label_cells(row: list[str]) -> list[str]:
+    cells = []
+    for cell in row:
+        if _number(cell) is not None or cell.strip() in ("*", "-", ""):
+            break
+        cells.append(cell)
+    return cells
 
 
 def _months_as_codes(content: ReportContent) -> list[str]:
