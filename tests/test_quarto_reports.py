@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import subprocess
 from datetime import date
 from pathlib import Path
 
@@ -128,9 +129,14 @@ def assert_same_content(quarto: Path, fallback: Path) -> None:
 
 def pdf_words(pdf: Path) -> list[str]:
     """The words of a PDF without what repeats on every page (banner, page numbers) and the
-    contents' dot leaders (their number depends on the width of the line)."""
-    text = " ".join(pdf_text(pdf)).replace(BANNER_TEXT, " ")
-    return [word for word in normal(re.sub(r"Page \d+ of \d+", " ", text)).split() if word.strip(".")]
+    contents' dot leaders and page numbers: the two typesetters break lines and pages in
+    different places, so words split at a hyphen are joined again."""
+    text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True,
+                          check=True).stdout.replace(BANNER_TEXT, " ")
+    lines = [re.sub(r"(\s*\.){3,}[\s\u2060]*\d+\s*$", " ", line) for line in text.splitlines()]
+    text = normal(re.sub(r"Page \d+ of \d+", " ", " ".join(lines)))
+    words = re.sub(r"(\w)- (\w)", r"\1-\2", text).split()  # a line broken after a hyphen
+    return [word for word in words if word.strip(".")]
 
 
 @needs_poppler

@@ -14,6 +14,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from iapt_report.report_content import read_html
+
 from iapt_report.build import BuildConfig, build_reports
 from iapt_report.render import BANNER_TEXT
 
@@ -89,8 +91,8 @@ def test_monthly_provider_report_shows_suppressed_cells_as_suppressed(tmp_path_f
     assert own["M343"] == "*" and own["M001"] == "2780"  # as NHS Digital published them
     # a suppressed figure is never inside a sentence: its line is left out, its table cell is *
     assert "internet-enabled therapy sessions took place" not in page and "fewer than 5 internet" not in page
-    key_facts = (folder / "tables" / "key_facts.md").read_text()
-    assert re.search(r"Internet-enabled therapy sessions \| \* \|", key_facts)
+    [key_facts] = [table for table in read_html(folder / "report.html").tables if table.caption.startswith("Key facts")]
+    assert ["Internet-enabled therapy sessions", "*"] in key_facts.rows
     assert "2,780 new referrals were received" in page
     assert " 0 internet-enabled" not in page
     # no percentage from two counts each rounded to 5 (M036 and M031 are rounded in the file)
@@ -137,10 +139,9 @@ def test_annual_icb_report_shows_suppressed_cells_as_suppressed(tmp_path_factory
     folder = output / "annual" / "2022-23" / ICB
     page = assert_real_data_report(folder, ANNUAL)
     assert f"HEREFORDSHIRE AND WORCESTERSHIRE INTEGRATED CARE BOARD ({ICB})" in page
-    problems = (folder / "tables" / "outcomes_by_problem.md").read_text()
-    row = next(line for line in problems.splitlines() if "Other recorded problems" in line)
-    cells = [cell.strip() for cell in row.strip().strip("|").split("|")]
-    assert cells[1:] == ["*", "*"] and "| 0" not in row  # suppressed as published, never zero
+    rows = [row for table in read_html(folder / "report.html").tables for row in table.rows]
+    row = next(row for row in rows if row[0] == "Other recorded problems")
+    assert row[1:] == ["*", "*"]  # suppressed as published, never zero
     measures = pd.read_csv(folder / "measures.csv", dtype=str, keep_default_na=False)
     assert set(measures.ORG_CODE1) == {ICB} and "*" in set(measures.MEASURE_VALUE_SUPPRESSED)
     assert "Census populations used for rates are for England as a whole" in page  # no Census rates for an ICB
