@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import html
 import json
+import logging
 import os
 import re
 import shutil
@@ -211,6 +212,7 @@ def build_reports(config: BuildConfig) -> list[BuiltReport]:
     load_seconds = round(time.perf_counter() - started, 3)
 
     results: list[BuiltReport] = []
+    damaged: PublishedFileError | None = None
     jobs = [(p, o) for p in config.periods for o in config.orgs]
     with tqdm(total=len(jobs), desc=f"{config.kind} reports", unit="report", disable=None) as progress:
         for period_label in config.periods:
@@ -220,7 +222,10 @@ def build_reports(config: BuildConfig) -> list[BuiltReport]:
                 record_level.all_from_cache = True  # said of each period's measures
             try:
                 measures, measures_error = measures_for(period), None
-            except (BuildError, PublishedFileError) as error:  # e.g. a period the file does not hold
+            except PublishedFileError as error:  # the file itself is wrong: no report from it can be right
+                damaged = error
+                break
+            except BuildError as error:
                 measures, measures_error = None, error
             measure_seconds = round(time.perf_counter() - started, 3)
             from_cache = record_level is not None and record_level.all_from_cache
@@ -238,6 +243,9 @@ def build_reports(config: BuildConfig) -> list[BuiltReport]:
                 results.append(report)
                 progress.update()
     write_index(config.output)
+    if damaged is not None:
+        built = [f"{r.period} {r.org}" for r in results if not r.error]
+        raise BuildError(str(damaged) + (f" (built before the problem was found: {', '.join(built)})" if built else ""))
     return results
 
 
@@ -575,27 +583,42 @@ def _run_notebooks(templates: list[Path], executed_dir: Path, parameters: dict, 
     def run(template: Path) -> None:
         _run_notebook(template, executed_dir / template.name, parameters, cwd, failed_dir, kernels)
 
-    if workers <= 1:
+    # once stopped, the kernels killed on purpose are not errors to log (papermill's logger)
+    quiet_when_stopped = _QuietWhenStopped(kernels.stopped)
+    logging.getLogger("papermill").addFilter(quiet_when_stopped)
+    try:
+        if workers <= 1:
+            try:
+                for template in templates:
+                    run(template)
+            except BaseException:
+                kernels.stop()
+                raise
+            return
+        pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="notebook")
         try:
-            for template in templates:
-                run(template)
+            futures = [pool.submit(run, template) for template in templates]
+            for future in futures:
+                future.exception()  # waits; an interrupt here stops the others below
         except BaseException:
             kernels.stop()
+            pool.shutdown(wait=False, cancel_futures=True)
+            pool.shutdown(wait=True)
             raise
-        return
-    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="notebook")
-    try:
-        futures = [pool.submit(run, template) for template in templates]
-        for future in futures:
-            future.exception()  # waits; an interrupt here stops the others below
-    except BaseException:
-        kernels.stop()
-        pool.shutdown(wait=False, cancel_futures=True)
         pool.shutdown(wait=True)
-        raise
-    pool.shutdown(wait=True)
-    for future in futures:
-        future.result()  # raises the first failure in section order
+        for future in futures:
+            future.result()  # raises the first failure in section order
+    finally:
+        logging.getLogger("papermill").removeFilter(quiet_when_stopped)
+
+
+class _QuietWhenStopped(logging.Filter):
+    def __init__(self, stopped: threading.Event):
+        super().__init__()
+        self.stopped = stopped
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not self.stopped.is_set()
 
 
 class _Kernels:
