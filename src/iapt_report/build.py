@@ -14,7 +14,6 @@ import logging
 import os
 import re
 import shutil
-import tempfile
 import threading
 import time
 import tomllib
@@ -37,7 +36,7 @@ from .measures import LEVELS, MeasureEngine
 from .published import PublishedFileError, published_periods, read_published
 from .periods import Period, check_periods_have_data
 from .registry import measure_metadata
-from .paths import (OutputPathError, check_replaceable, inside, org_folder_name, pid_alive, remove_stale_staging,
+from .paths import (OutputPathError, check_replaceable, check_writable, inside, org_folder_name, pid_alive, remove_stale_staging,
                     separate_folders, shown)
 from .render import RENDERERS, render_report
 from .report_data import ENGLAND, ReportData, ReportDataError
@@ -148,6 +147,8 @@ def _setting(path: Path, key: str, value):
                   "list": "a list of text values", "integer": "a whole number (no quotes)",
                   "boolean": "true or false (no quotes)"}[kind]
         raise BuildError(f"config {path}: {key} must be {wanted}, for example {example}; found {_toml_shown(value)}")
+    if kind == "path" and "\x00" in value:
+        raise BuildError(f"config {path}: {key} holds a NUL character, which no file name may hold")
     return Path(value) if kind == "path" else value
 
 
@@ -176,7 +177,11 @@ def build_reports(config: BuildConfig) -> list[BuiltReport]:
     Raises :class:`BuildError` before any report is built for a mistake in the settings: a
     setting of the wrong kind, an organisation code that is not safe as a folder name, an
     output folder that cannot be written or holds a report folder or ``index.html`` that this
-    package did not write, or a period outside the data (see :func:`check_periods_have_data`).
+    package did not write, a published file that does not hold a period asked for; and
+    :class:`periods.EmptyPeriodError` for a period outside the record-level data (see
+    :func:`periods.check_periods_have_data`) unless ``allow_empty``. A published file whose
+    values cannot be right stops the batch with :class:`BuildError` when the period holding
+    them is read (reports of earlier periods, complete, are kept and listed in the index).
     """
     config.check()
     _prepare_output(config)
@@ -263,12 +268,9 @@ def _prepare_output(config: BuildConfig) -> None:
     """
     output = Path(config.output)
     try:
-        output.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=output):
-            pass
-    except OSError as error:
-        raise BuildError(f"--output {output}: the folder cannot be written ({error.strerror or error}); "
-                         "choose a folder you can write to") from None
+        check_writable(output, "--output")
+    except OutputPathError as error:
+        raise BuildError(str(error)) from None
     problem = _index_problem(output / "index.html")
     if problem:
         raise BuildError(problem)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import logging
 import signal
 import sys
 import threading
 import time
+import warnings
 from datetime import date
 from pathlib import Path
 
@@ -67,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             return args.run(args)
         except KeyboardInterrupt as stop:
-            number = getattr(stop, "signal_number", signal.SIGINT)
+            number = getattr(stop, "signal_number", signal.SIGINT)  # a KeyboardInterrupt raised otherwise
             name = "Ctrl-C" if number == signal.SIGINT else signal.Signals(number).name
             print(f"iapt-report: stopped ({name}); outputs being written were discarded, earlier ones are unchanged",
                   file=sys.stderr)
@@ -84,22 +86,28 @@ def main(argv: list[str] | None = None) -> int:
 
 @contextlib.contextmanager
 def _signals_stop_the_run():
-    """SIGTERM raises :class:`Stopped` (a KeyboardInterrupt) in the main thread, as Ctrl-C does."""
+    """Ctrl-C and SIGTERM raise :class:`Stopped` (a KeyboardInterrupt) in the main thread.
+
+    From then on the libraries' own logging and warnings are silenced: the kernels and
+    threads being stopped would otherwise report, in many lines, what was done on purpose.
+    """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
 
     def stop(number, _frame):
+        logging.disable(logging.CRITICAL)
+        warnings.simplefilter("ignore")
         raise Stopped(number)
 
-    previous = {signal.SIGINT: signal.signal(signal.SIGINT, signal.default_int_handler)}
-    if hasattr(signal, "SIGTERM"):
-        previous[signal.SIGTERM] = signal.signal(signal.SIGTERM, stop)
+    wanted = [signal.SIGINT] + ([signal.SIGTERM] if hasattr(signal, "SIGTERM") else [])
+    previous = {number: signal.signal(number, stop) for number in wanted}
     try:
         yield
     finally:
         for number, handler in previous.items():
             signal.signal(number, handler)
+        logging.disable(logging.NOTSET)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -188,6 +196,7 @@ MAX_SCALE = 10.0
 
 
 def _synthesize(args) -> int:
+    from .paths import check_writable
     from .synthetic import _replace_problem, generate, write_dataset
 
     if args.end < args.start:
@@ -197,6 +206,7 @@ def _synthesize(args) -> int:
     problem = _replace_problem(args.out)  # before minutes of generating, not after
     if problem:
         raise UserError(f"--out: {problem}")
+    check_writable(args.out.parent, "--out", args.out)
     started = time.perf_counter()
     with tqdm(total=2, desc="synthesize", unit="step", disable=None) as progress:
         progress.set_postfix_str("generating")

@@ -27,6 +27,7 @@ import re
 import shutil
 import signal
 import sys
+import tempfile
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -133,6 +134,24 @@ def check_replaceable(folder: Path, option: str, problem_of: Callable[[Path], st
     if problem:
         raise OutputPathError(f"{option}: {problem}; it would be replaced. Move what it holds, or choose "
                               f"another folder")
+
+
+def check_writable(folder: Path, option: str, given: Path | None = None) -> None:
+    """Make ``folder`` (and its parents) if needed and prove a file can be written in it, or raise
+    :class:`OutputPathError` naming ``option`` and the value ``given`` for it (default ``folder``):
+    before any work, not after it."""
+    folder = Path(folder)
+    given = folder if given is None else Path(given)
+    where = "" if given == folder else f" (in {folder})"
+    if folder.exists() and not folder.is_dir():
+        raise OutputPathError(f"{option} {given}{where} is a file, not a folder: choose a folder")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as error:
+        raise OutputPathError(f"{option} {given}: cannot write there{where} ({error.strerror or error}); choose a "
+                              "folder you can write to") from None
 
 
 def pid_alive(pid: int) -> bool:

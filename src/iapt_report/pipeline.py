@@ -11,7 +11,7 @@ from .dataset import connect, event_date_range, load_dataset
 from .disclosure import apply_disclosure
 from .exports import input_hashes, publication_table, staged_folder, write_csv, write_manifest
 from .measures import MeasureEngine
-from .paths import check_replaceable, inside, separate_folders
+from .paths import check_replaceable, check_writable, inside, separate_folders
 from .periods import Period, check_periods_have_data
 from .registry import measure_metadata
 
@@ -42,6 +42,7 @@ def write_measures(
     folders = {period.label: out if len(periods) == 1 else inside(out, period.label) for period in periods}
     for folder in folders.values():
         check_replaceable(folder, "--out")
+    check_writable(out.parent if len(periods) == 1 else out, "--out", out)
     timings: dict[str, float] = {}
     steps = 2 + len(periods)
     with tqdm(total=steps, desc="measures", unit="step", disable=None) as progress:
