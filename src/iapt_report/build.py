@@ -7,6 +7,7 @@ batch, and every failure is listed at the end. ``<output>/index.html`` lists eve
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import html
 import json
@@ -36,7 +37,7 @@ from .measures import LEVELS, MeasureEngine
 from .published import PublishedFileError, published_periods, read_published
 from .periods import Period, check_periods_have_data
 from .registry import measure_metadata
-from .paths import (OutputPathError, check_replaceable, check_writable, inside, org_folder_name, pid_alive, remove_stale_staging,
+from .paths import (OutputPathError, check_replaceable, check_writable, inside, org_folder_name, remove_stale_staging,
                     separate_folders, shown)
 from .render import RENDERERS, render_report
 from .report_data import ENGLAND, ReportData, ReportDataError
@@ -331,7 +332,8 @@ class RecordLevelMeasures:
                             lambda engine: engine.compute_totals(periods, levels=levels))
 
     def date_range(self) -> tuple[date, date]:
-        """The first and last event date of the dataset (:func:`dataset.event_date_range`), from the cache when it holds them."""
+        """The first and last event date of the dataset (:func:`dataset.event_date_range`), from
+        the cache when it holds them."""
         def compute(engine: MeasureEngine) -> pd.DataFrame:
             first, last = event_date_range(engine.tables)
             return pd.DataFrame({"first": [first.isoformat()], "last": [last.isoformat()]})
@@ -626,13 +628,13 @@ class _QuietWhenStopped(logging.Filter):
 class _Kernels:
     """The notebook kernels of one report, so that they can be stopped at once.
 
-    :meth:`manager_class` is given to papermill (nbclient) as its kernel manager: it records each
+    :attr:`manager_class` is given to papermill (nbclient) as its kernel manager: it records each
     kernel's process as it starts and refuses to start one once :meth:`stop` has been called.
     """
 
     def __init__(self):
         self.stopped = threading.Event()
-        self._processes: set[int] = set()
+        self._processes: list = []  # subprocess.Popen of each kernel started
         self._lock = threading.Lock()
         kernels = self
 
@@ -643,35 +645,32 @@ class _Kernels:
                 if kernels.stopped.is_set():
                     raise BuildStopped("the build was stopped")
                 await super().start_kernel(**kw)
-                pid = getattr(self.provisioner, "pid", None)
-                if pid is not None:
-                    kernels._started(int(pid))
+                process = getattr(self.provisioner, "process", None)
+                if process is not None:
+                    kernels._started(process)
 
         self.manager_class = StoppableKernelManager
 
-    def _started(self, pid: int) -> None:
+    def _started(self, process) -> None:
         with self._lock:
-            self._processes.add(pid)
+            self._processes.append(process)
             if not self.stopped.is_set():
                 return
-        self._kill(pid)  # started just as the build was stopped
+        self._kill(process)  # started just as the build was stopped
 
     def stop(self) -> None:
         """Start no more kernels and kill the running ones (their notebooks then end at once)."""
         with self._lock:
             self.stopped.set()
             running = list(self._processes)
-        for pid in running:
-            self._kill(pid)
+        for process in running:
+            self._kill(process)
 
     @staticmethod
-    def _kill(pid: int) -> None:
-        import signal
-
-        try:
-            os.kill(pid, getattr(signal, "SIGKILL", signal.SIGTERM))
-        except OSError:
-            pass  # already ended
+    def _kill(process) -> None:
+        # Popen.kill signals only a child still running (never a process id reused since)
+        with contextlib.suppress(OSError):
+            process.kill()
 
 
 class BuildStopped(BuildError):
@@ -747,10 +746,10 @@ def _index_problem(path: Path) -> str | None:
     """Why ``path`` (an output folder's index.html) must not be replaced, or None when it may be."""
     if not path.exists() and not path.is_symlink():
         return None
-    try:
-        start = path.read_text(encoding="utf-8", errors="replace")[:2000] if path.is_file() and not path.is_symlink() else ""
-    except OSError:
-        start = ""
+    start = ""
+    if path.is_file() and not path.is_symlink():
+        with contextlib.suppress(OSError):
+            start = path.read_text(encoding="utf-8", errors="replace")[:2000]
     if INDEX_GENERATOR in start or start.startswith(_EARLIER_INDEX_START):
         return None
     return (f"--output: {path} was not written by iapt-report (it has no {INDEX_GENERATOR}) and would be "

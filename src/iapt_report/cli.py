@@ -128,7 +128,8 @@ def _parser() -> argparse.ArgumentParser:
                        help="volume relative to England (1.0 = national, about 140,000 referrals a month; default 1.0)")
     synth.add_argument("--seed", type=int, default=20200901, help="random seed (same seed, same data)")
     synth.add_argument("--format", choices=["parquet", "csv"], default="parquet", help="file format (default parquet)")
-    synth.add_argument("--out", required=True, type=Path, help="folder to write the tables to (replaced if it holds an earlier synthetic dataset; "
+    synth.add_argument("--out", required=True, type=Path,
+                       help="folder to write the tables to (replaced if it holds an earlier synthetic dataset; "
                             "any other folder must be new or empty)")
     synth.set_defaults(run=_synthesize)
 
@@ -202,7 +203,8 @@ def _synthesize(args) -> int:
     if args.end < args.start:
         raise UserError(f"--end {args.end} is before --start {args.start}")
     if not 0 < args.scale <= MAX_SCALE:
-        raise UserError(f"--scale must be more than 0 and at most {MAX_SCALE:g} (1.0 = national volume), not {args.scale:g}")
+        raise UserError(f"--scale must be more than 0 and at most {MAX_SCALE:g} (1.0 = national volume), "
+                        f"not {args.scale:g}")
     problem = _replace_problem(args.out)  # before minutes of generating, not after
     if problem:
         raise UserError(f"--out: {problem}")

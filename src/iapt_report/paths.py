@@ -51,12 +51,14 @@ class OutputPathError(ValueError):
     """A name or folder that outputs must not be written to; the message says what to change."""
 
 
-def shown(text: str, limit: int = 40) -> str:
-    """A value from the user or a file, quoted and cut short for a message."""
-    text = str(text)
-    if len(text) <= limit:
-        return repr(text)
-    return f"{text[:limit]!r}... ({len(text)} characters)"
+def shown(value, limit: int = 40) -> str:
+    """A value from the user or a file for a message: text quoted, anything cut short."""
+    if not isinstance(value, str):
+        text = repr(value)
+        return text if len(text) <= limit else f"{text[:limit]}..."
+    if len(value) <= limit:
+        return repr(value)
+    return f"{value[:limit]!r}... ({len(value)} characters)"
 
 
 def org_folder_name(code: str, option: str = "--org") -> str:
@@ -117,7 +119,8 @@ def replace_problem(folder: Path) -> str | None:
         ours = False
     if not ours:
         return f"{folder} was not written by iapt-report (it holds no manifest.json of ours)"
-    listed = set(manifest.get("outputs") or {}) | {MANIFEST}
+    outputs = manifest.get("outputs")
+    listed = set(outputs if isinstance(outputs, dict) else {}) | {MANIFEST}
     foreign = sorted(p.name for p in entries if p.is_file() and p.name not in listed)
     if foreign:
         more = f" and {len(foreign) - 3} more" if len(foreign) > 3 else ""
