@@ -7,18 +7,22 @@ batch, and every failure is listed at the end. ``<output>/index.html`` lists eve
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import html
 import json
+import logging
 import os
 import re
 import shutil
+import threading
 import time
 import tomllib
 import traceback
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 import pandas as pd
@@ -26,15 +30,17 @@ import papermill
 from tqdm import tqdm
 
 from . import safe_text
-from .dataset import SYNTHETIC_MARKER, connect, load_dataset
+from .dataset import SYNTHETIC_MARKER, connect, event_date_range, load_dataset
 from .disclosure import apply_disclosure, disclosure_rule_text
 from .exports import (file_sha256, input_hashes, package_versions, publication_table, staged_folder, write_csv,
                       write_manifest)
 from .measures import LEVELS, MeasureEngine
 from .published import PublishedFileError, published_periods, read_published
-from .periods import Period
+from .periods import Period, check_periods_have_data
 from .registry import measure_metadata
-from .render import render_report
+from .paths import (OutputPathError, check_replaceable, check_writable, inside, org_folder_name, remove_stale_staging,
+                    separate_folders, shown)
+from .render import RENDERERS, render_report
 from .report_check import check_report
 from .report_data import ENGLAND, ReportData, ReportDataError
 from .section_output import merge_variables
@@ -68,6 +74,8 @@ class BuildConfig:
     # measures computed from record-level data are kept in <output>/_cache and reused while the
     # data files and this package are unchanged (see RecordLevelMeasures)
     cache: bool = True
+    # build a report for a period outside the data's dates (all zeros) instead of refusing it
+    allow_empty: bool = False
     notebooks: Path = REPOSITORY / "notebooks"
     report_sources: Path = REPOSITORY / "report"
 
@@ -75,27 +83,82 @@ class BuildConfig:
     def from_file(cls, path: Path) -> "BuildConfig":
         try:
             values = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-        except (OSError, tomllib.TOMLDecodeError) as error:
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
             raise BuildError(f"cannot read config {path}: {error}") from None
         known = set(cls.__dataclass_fields__)
         unknown = sorted(set(values) - known)
         if unknown:
             raise BuildError(f"config {path}: unknown setting(s) {unknown}; known: {sorted(known)}")
-        for key in ("data", "output", "notebooks", "report_sources", "published"):
-            if key in values:
-                values[key] = Path(values[key])
-        return cls(**values)
+        return cls(**{key: _setting(path, key, value) for key, value in values.items()})
 
     def check(self) -> None:
+        """Raise :class:`BuildError` for any setting that cannot be built, before anything is built."""
         if self.kind not in SECTIONS:
-            raise BuildError(f"--kind must be one of {sorted(SECTIONS)}, not {self.kind!r}")
+            raise BuildError(f"--kind must be one of {sorted(SECTIONS)}, not {shown(self.kind)}")
+        for option, value in (("--period", self.periods), ("--org", self.orgs)):
+            if isinstance(value, str) or not isinstance(value, (list, tuple)) or not value \
+                    or not all(isinstance(item, str) for item in value):
+                raise BuildError(f"{option}: expected a list of text values (e.g. [\"2020-09\"]), not {shown(value)}")
         for label in self.periods:
             period = Period.parse(label)
             wanted = "month" if self.kind == "monthly" else "year"
             if period.kind != wanted:
                 raise BuildError(f"a {self.kind} report needs a {'month (YYYY-MM)' if wanted == 'month' else 'financial year (YYYY-YY)'}, not {label!r}")
+        for org in self.orgs:
+            try:
+                org_folder_name(org)
+            except OutputPathError as error:
+                raise BuildError(str(error)) from None
+        if self.renderer not in RENDERERS:
+            raise BuildError(f"--renderer must be one of {list(RENDERERS)}, not {shown(self.renderer)}")
+        for option, value in (("trend_months", self.trend_months), ("notebook_workers", self.notebook_workers)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise BuildError(f"{option} must be a whole number of 1 or more (e.g. {option} = 13), "
+                                 f"not {shown(value)}")
         if self.published is not None and not Path(self.published).is_file():
             raise BuildError(f"published file {self.published} not found")
+        if self.published is None:
+            try:
+                separate_folders(self.data, "--data", self.output, "--output")
+            except OutputPathError as error:
+                raise BuildError(str(error)) from None
+
+
+#: The TOML type each config setting takes: text, a list of text (one text is taken as a
+#: one-item list), a whole number, true/false, or a folder or file (text).
+_SETTING_TYPES = {"kind": "text", "periods": "list", "orgs": "list", "data": "path", "output": "path",
+                  "trend_months": "integer", "renderer": "text", "published": "path", "notebook_workers": "integer",
+                  "cache": "boolean", "allow_empty": "boolean", "notebooks": "path", "report_sources": "path"}
+_SETTING_EXAMPLES = {"kind": 'kind = "monthly"', "periods": 'periods = ["2020-08", "2020-09"]',
+                     "orgs": 'orgs = ["England", "NLS"]', "trend_months": "trend_months = 13",
+                     "renderer": 'renderer = "auto"', "notebook_workers": "notebook_workers = 2",
+                     "cache": "cache = true", "allow_empty": "allow_empty = false"}
+
+
+def _setting(path: Path, key: str, value):
+    """A config value checked against its type (see :data:`_SETTING_TYPES`); paths as Paths."""
+    kind = _SETTING_TYPES[key]
+    example = _SETTING_EXAMPLES.get(key, f'{key} = "folder/name"')
+    if kind == "list" and isinstance(value, str):
+        return [value]  # periods = "2020-09" means the one period, never its characters
+    ok = {"text": isinstance(value, str), "path": isinstance(value, str),
+          "list": isinstance(value, list) and all(isinstance(item, str) for item in value),
+          "integer": isinstance(value, int) and not isinstance(value, bool),
+          "boolean": isinstance(value, bool)}[kind]
+    if not ok:
+        wanted = {"text": "text in quotes", "path": "a folder or file name in quotes",
+                  "list": "a list of text values", "integer": "a whole number (no quotes)",
+                  "boolean": "true or false (no quotes)"}[kind]
+        raise BuildError(f"config {path}: {key} must be {wanted}, for example {example}; found {_toml_shown(value)}")
+    if kind == "path" and "\x00" in value:
+        raise BuildError(f"config {path}: {key} holds a NUL character, which no file name may hold")
+    return Path(value) if kind == "path" else value
+
+
+def _toml_shown(value) -> str:
+    kinds = {str: "the text", bool: "", int: "the number", float: "the number", list: "the list", dict: "a table"}
+    kind = next((name for cls, name in kinds.items() if isinstance(value, cls)), type(value).__name__)
+    return f"{kind} {shown(value)}".strip()
 
 
 @dataclass
@@ -113,8 +176,19 @@ class BuiltReport:
 
 
 def build_reports(config: BuildConfig) -> list[BuiltReport]:
-    """Build every (period, organisation) report of the config; never raises for one report."""
+    """Build every (period, organisation) report of the config; never raises for one report.
+
+    Raises :class:`BuildError` before any report is built for a mistake in the settings: a
+    setting of the wrong kind, an organisation code that is not safe as a folder name, an
+    output folder that cannot be written or holds a report folder or ``index.html`` that this
+    package did not write, a published file that does not hold a period asked for; and
+    :class:`periods.EmptyPeriodError` for a period outside the record-level data (see
+    :func:`periods.check_periods_have_data`) unless ``allow_empty``. A published file whose
+    values cannot be right stops the batch with :class:`BuildError` when the period holding
+    them is read (reports of earlier periods, complete, are kept and listed in the index).
+    """
     config.check()
+    _prepare_output(config)
     started = time.perf_counter()
     if config.published is not None:
         source = Path(config.published)
@@ -122,6 +196,10 @@ def build_reports(config: BuildConfig) -> list[BuiltReport]:
             available = published_periods(source)
         except PublishedFileError as error:
             raise BuildError(str(error)) from None
+        missing = [label for label in config.periods if Period.parse(label).label not in available]
+        if missing:
+            held = f"{available[0]} to {available[-1]}" if available else "no periods"
+            raise BuildError(f"{source.name} does not hold {', '.join(missing)}; it holds {held}")
         synthetic = False
         hashes = {source.name: file_sha256(source)}
 
@@ -134,12 +212,16 @@ def build_reports(config: BuildConfig) -> list[BuiltReport]:
         hashes = input_hashes(data_dir)
         record_level = RecordLevelMeasures(data_dir, hashes, Path(config.output) / CACHE_FOLDER if config.cache else None)
         record_level.load()  # fails here, before any report, when the dataset is invalid (unless cached)
+        if not config.allow_empty:
+            check_periods_have_data([Period.parse(label) for label in config.periods], record_level.date_range(),
+                                    "--allow-empty (or allow_empty = true in the config)")
 
         def measures_for(period: Period) -> pd.DataFrame:
             return _measures_for(record_level, period, config)
     load_seconds = round(time.perf_counter() - started, 3)
 
     results: list[BuiltReport] = []
+    damaged: PublishedFileError | None = None
     jobs = [(p, o) for p in config.periods for o in config.orgs]
     with tqdm(total=len(jobs), desc=f"{config.kind} reports", unit="report", disable=None) as progress:
         for period_label in config.periods:
@@ -149,7 +231,10 @@ def build_reports(config: BuildConfig) -> list[BuiltReport]:
                 record_level.all_from_cache = True  # said of each period's measures
             try:
                 measures, measures_error = measures_for(period), None
-            except (BuildError, PublishedFileError) as error:  # e.g. a period the file does not hold
+            except PublishedFileError as error:  # the file itself is wrong: no report from it can be right
+                damaged = error
+                break
+            except BuildError as error:
                 measures, measures_error = None, error
             measure_seconds = round(time.perf_counter() - started, 3)
             from_cache = record_level is not None and record_level.all_from_cache
@@ -167,10 +252,45 @@ def build_reports(config: BuildConfig) -> list[BuiltReport]:
                 results.append(report)
                 progress.update()
     write_index(config.output)
+    if damaged is not None:
+        built = [f"{r.period} {r.org}" for r in results if not r.error]
+        raise BuildError(str(damaged) + (f" (built before the problem was found: {', '.join(built)})" if built else ""))
     return results
 
 
 CACHE_FOLDER = "_cache"
+FAILED_FOLDER = "_failed"
+
+
+def _prepare_output(config: BuildConfig) -> None:
+    """Make sure the output folder can take this run, before anything is built.
+
+    It must be a folder that can be written; its ``index.html``, if any, must be ours; every
+    report folder the run will replace must be ours (:func:`paths.replace_problem`). What
+    earlier runs left when they were killed (staging and backup folders, half-written cache
+    files) is cleaned up first, once their processes are gone.
+    """
+    output = Path(config.output)
+    try:
+        check_writable(output, "--output")
+    except OutputPathError as error:
+        raise BuildError(str(error)) from None
+    problem = _index_problem(output / "index.html")
+    if problem:
+        raise BuildError(problem)
+    for folder in [output, *sorted(output.glob(f"{config.kind}/*")), output / CACHE_FOLDER]:
+        if folder.is_dir() and not folder.is_symlink():
+            remove_stale_staging(folder)
+    problems = []
+    for label in config.periods:
+        for org in config.orgs:
+            final = inside(output, Path(config.kind) / Period.parse(label).label / org_folder_name(org))
+            try:
+                check_replaceable(final, "--output")
+            except OutputPathError as error:
+                problems.append(str(error))
+    if problems:
+        raise BuildError("\n".join(problems))
 
 
 class RecordLevelMeasures:
@@ -213,6 +333,16 @@ class RecordLevelMeasures:
         """What :meth:`MeasureEngine.compute_totals` gives, from the cache when it holds it."""
         return self._cached(["totals", [p.label for p in periods], levels],
                             lambda engine: engine.compute_totals(periods, levels=levels))
+
+    def date_range(self) -> tuple[date, date]:
+        """The first and last event date of the dataset (:func:`dataset.event_date_range`), from
+        the cache when it holds them."""
+        def compute(engine: MeasureEngine) -> pd.DataFrame:
+            first, last = event_date_range(engine.tables)
+            return pd.DataFrame({"first": [first.isoformat()], "last": [last.isoformat()]})
+
+        table = self._cached(["event_date_range"], compute)
+        return date.fromisoformat(table["first"].iloc[0]), date.fromisoformat(table["last"].iloc[0])
 
     def _cached(self, request: list, compute: Callable[[MeasureEngine], pd.DataFrame]) -> pd.DataFrame:
         if self.cache_dir is None:
@@ -296,8 +426,10 @@ def _build_one(report: BuiltReport, measures: pd.DataFrame, period: Period, conf
     data = ReportData(measures, period, report.org)
     org_rows = data.rows()  # fails early, with a clear message, for an unknown organisation
     # absolute: the notebooks run in the report's own folder, where a relative path means something else
-    final = Path(config.output).absolute() / config.kind / period.label / report.org
-    with staged_folder(final) as staging:
+    output = Path(config.output).absolute()
+    where = Path(config.kind) / period.label / org_folder_name(report.org)  # a code becomes a name only if safe
+    final = inside(output, where)
+    with staged_folder(final, within=output, option="--output") as staging:
         started = time.perf_counter()
         measures_path = staging / "data" / "measures_unrounded.parquet"
         measures_path.parent.mkdir()
@@ -319,7 +451,7 @@ def _build_one(report: BuiltReport, measures: pd.DataFrame, period: Period, conf
         started = time.perf_counter()
         parameters = {"kind": config.kind, "period": period.label, "org": report.org,
                       "measures_path": str(measures_path), "build_dir": str(staging)}
-        failed_dir = Path(config.output) / "_failed" / config.kind / period.label / report.org
+        failed_dir = inside(output, FAILED_FOLDER / where)
         _run_notebooks([config.notebooks / f"{section}.ipynb" for section in SECTIONS[config.kind]],
                        staging / "notebooks", parameters, staging, failed_dir, config.notebook_workers)
         merge_variables(staging)
@@ -441,18 +573,107 @@ def _run_notebooks(templates: list[Path], executed_dir: Path, parameters: dict, 
                    workers: int) -> None:
     """Execute a report's section notebooks, ``workers`` at a time (each has its own kernel and
     writes only its own files). Every notebook runs; the first failing one, in section order,
-    fails the build."""
-    def run(template: Path) -> None:
-        _run_notebook(template, executed_dir / template.name, parameters, cwd, failed_dir)
+    fails the build.
 
-    if workers <= 1:
-        for template in templates:
-            run(template)
-        return
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="notebook") as pool:
-        futures = [pool.submit(run, template) for template in templates]
-    for future in futures:
-        future.result()  # raises the first failure in section order
+    When the run is stopped (Ctrl-C, SIGTERM: a ``KeyboardInterrupt`` here), no further
+    notebook starts, the kernels running are killed, and this returns (raising the interrupt)
+    only once every notebook thread has ended, so none writes into the build folder after it
+    is removed.
+    """
+    executed_dir.mkdir(parents=True, exist_ok=True)
+    kernels = _Kernels()
+
+    def run(template: Path) -> None:
+        _run_notebook(template, executed_dir / template.name, parameters, cwd, failed_dir, kernels)
+
+    # once stopped, the kernels killed on purpose are not errors to log (papermill's logger)
+    quiet_when_stopped = _QuietWhenStopped(kernels.stopped)
+    logging.getLogger("papermill").addFilter(quiet_when_stopped)
+    try:
+        if workers <= 1:
+            try:
+                for template in templates:
+                    run(template)
+            except BaseException:
+                kernels.stop()
+                raise
+            return
+        pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="notebook")
+        try:
+            futures = [pool.submit(run, template) for template in templates]
+            for future in futures:
+                future.exception()  # waits; an interrupt here stops the others below
+        except BaseException:
+            kernels.stop()
+            pool.shutdown(wait=False, cancel_futures=True)
+            pool.shutdown(wait=True)
+            raise
+        pool.shutdown(wait=True)
+        for future in futures:
+            future.result()  # raises the first failure in section order
+    finally:
+        logging.getLogger("papermill").removeFilter(quiet_when_stopped)
+
+
+class _QuietWhenStopped(logging.Filter):
+    def __init__(self, stopped: threading.Event):
+        super().__init__()
+        self.stopped = stopped
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not self.stopped.is_set()
+
+
+class _Kernels:
+    """The notebook kernels of one report, so that they can be stopped at once.
+
+    :attr:`manager_class` is given to papermill (nbclient) as its kernel manager: it records each
+    kernel's process as it starts and refuses to start one once :meth:`stop` has been called.
+    """
+
+    def __init__(self):
+        self.stopped = threading.Event()
+        self._processes: list = []  # subprocess.Popen of each kernel started
+        self._lock = threading.Lock()
+        kernels = self
+
+        from jupyter_client.manager import AsyncKernelManager
+
+        class StoppableKernelManager(AsyncKernelManager):
+            async def start_kernel(self, **kw):
+                if kernels.stopped.is_set():
+                    raise BuildStopped("the build was stopped")
+                await super().start_kernel(**kw)
+                process = getattr(self.provisioner, "process", None)
+                if process is not None:
+                    kernels._started(process)
+
+        self.manager_class = StoppableKernelManager
+
+    def _started(self, process) -> None:
+        with self._lock:
+            self._processes.append(process)
+            if not self.stopped.is_set():
+                return
+        self._kill(process)  # started just as the build was stopped
+
+    def stop(self) -> None:
+        """Start no more kernels and kill the running ones (their notebooks then end at once)."""
+        with self._lock:
+            self.stopped.set()
+            running = list(self._processes)
+        for process in running:
+            self._kill(process)
+
+    @staticmethod
+    def _kill(process) -> None:
+        # Popen.kill signals only a child still running (never a process id reused since)
+        with contextlib.suppress(OSError):
+            process.kill()
+
+
+class BuildStopped(BuildError):
+    """The build was stopped (Ctrl-C, SIGTERM) while a notebook was about to start."""
 
 
 #: how often a section notebook's kernel is started before the notebook is reported as failed
@@ -460,11 +681,14 @@ KERNEL_START_ATTEMPTS = 3
 _KERNEL_START_FAILURE = re.compile(r"kernel died before replying to kernel_info|kernel didn't respond", re.IGNORECASE)
 
 
-def _run_notebook(template: Path, executed: Path, parameters: dict, cwd: Path, failed_dir: Path) -> None:
+def _run_notebook(template: Path, executed: Path, parameters: dict, cwd: Path, failed_dir: Path,
+                  kernels: _Kernels | None = None) -> None:
     """Execute one section notebook; on failure keep the executed copy in ``failed_dir`` for inspection."""
     if not template.exists():
         raise BuildError(f"notebook {template.name} not found in {template.parent}")
-    executed.parent.mkdir(parents=True, exist_ok=True)
+    kernels = kernels or _Kernels()
+    if kernels.stopped.is_set():
+        raise BuildStopped("the build was stopped")
     try:
         for attempt in range(1, KERNEL_START_ATTEMPTS + 1):
             try:
@@ -478,18 +702,21 @@ def _run_notebook(template: Path, executed: Path, parameters: dict, cwd: Path, f
                     # the interrupt it is sent when shut down) would fill the build's output; a
                     # cell's error or the kernel dying reaches the build through papermill
                     extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
+                    kernel_manager_class=kernels.manager_class,
                 )
                 break
             except (RuntimeError, TimeoutError) as error:
                 # the kernel died or did not answer before any cell ran: kernels starting side by
                 # side can race for the same free TCP port. Start it again; a cell's failure (a
                 # PapermillExecutionError) or a kernel dying later is never retried.
-                if not _KERNEL_START_FAILURE.search(str(error)):
+                if kernels.stopped.is_set() or not _KERNEL_START_FAILURE.search(str(error)):
                     raise
                 if attempt == KERNEL_START_ATTEMPTS:
                     raise BuildError(f"notebook {template.name}: the Python kernel did not start "
                                      f"({attempt} attempts): {error}") from error
     except papermill.PapermillExecutionError as error:
+        if kernels.stopped.is_set():
+            raise
         failed_dir.mkdir(parents=True, exist_ok=True)
         kept = failed_dir / template.name
         shutil.copy(executed, kept)
@@ -498,7 +725,7 @@ def _run_notebook(template: Path, executed: Path, parameters: dict, cwd: Path, f
 
 
 def _describe(error: Exception) -> str:
-    if isinstance(error, (BuildError, ReportDataError)):
+    if isinstance(error, (BuildError, ReportDataError, OutputPathError, PublishedFileError)):
         return str(error)
     last = traceback.extract_tb(error.__traceback__)[-1] if error.__traceback__ else None
     where = f" at {Path(last.filename).name}:{last.lineno}" if last else ""
@@ -507,14 +734,53 @@ def _describe(error: Exception) -> str:
 
 # --- index of built reports ---------------------------------------------------------------
 
+#: Marks an ``index.html`` as written by this package: only such a page is ever replaced.
+INDEX_GENERATOR = '<meta name="generator" content="iapt-report">'
+#: How the index began before it carried :data:`INDEX_GENERATOR` (recognised as ours too).
+_EARLIER_INDEX_START = ('<!DOCTYPE html>\n<html lang="en-GB">\n<head><meta charset="utf-8">'
+                        '<title>NHS Talking Therapies reports</title>\n')
+
+
+def _index_problem(path: Path) -> str | None:
+    """Why ``path`` (an output folder's index.html) must not be replaced, or None when it may be."""
+    if not path.exists() and not path.is_symlink():
+        return None
+    start = ""
+    if path.is_file() and not path.is_symlink():
+        with contextlib.suppress(OSError):
+            start = path.read_text(encoding="utf-8", errors="replace")[:2000]
+    if INDEX_GENERATOR in start or start.startswith(_EARLIER_INDEX_START):
+        return None
+    return (f"--output: {path} was not written by iapt-report (it has no {INDEX_GENERATOR}) and would be "
+            f"replaced by the list of reports. Move it, or choose another output folder")
+
+
 def write_index(output: Path) -> Path:
-    """``<output>/index.html``: every built report with links to its HTML, PDF and CSV."""
+    """``<output>/index.html``: every built report with links to its HTML, PDF and CSV.
+
+    Folders whose path has a part starting with ``.`` or ``_`` (staging and backup folders,
+    ``_cache``, ``_failed``) are not reports and are never listed. An ``index.html`` this
+    package did not write is not replaced (:class:`BuildError`).
+    """
     output = Path(output)
+    problem = _index_problem(output / "index.html")
+    if problem:
+        raise BuildError(problem)
     rows = []
     for manifest_path in sorted(output.glob("*/*/*/manifest.json")):
         folder = manifest_path.parent
-        manifest = json.loads(manifest_path.read_text())
+        relative_parts = folder.relative_to(output).parts
+        if any(part.startswith((".", "_")) for part in relative_parts):
+            continue
+        try:
+            manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue  # not a manifest of ours
+        if not isinstance(manifest, dict) or manifest.get("tool") != "iapt-report":
+            continue
         params = manifest.get("parameters", {})
+        if not isinstance(params, dict):
+            params = {}
         relative = folder.relative_to(output).as_posix()
         links = " ".join(
             f'<a href="{html.escape(relative)}/{name}">{label}</a>'
@@ -529,6 +795,7 @@ def write_index(output: Path) -> Path:
     page = f"""<!DOCTYPE html>
 <html lang="en-GB">
 <head><meta charset="utf-8"><title>NHS Talking Therapies reports</title>
+{INDEX_GENERATOR}
 <style>body{{font-family:sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem}}
 table{{border-collapse:collapse;width:100%}}td,th{{border:1px solid #888;padding:.4rem;text-align:left}}</style>
 </head>
@@ -545,7 +812,7 @@ table{{border-collapse:collapse;width:100%}}td,th{{border:1px solid #888;padding
 """
     output.mkdir(parents=True, exist_ok=True)
     target = output / "index.html"
-    temporary = target.with_suffix(".html.partial")
+    temporary = output / f".index.html.{os.getpid()}.tmp"
     temporary.write_text(page, encoding="utf-8")
     temporary.replace(target)
     return target

@@ -56,6 +56,7 @@ from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator, NullLoca
 
 from . import safe_text
 from .disclosure import SUPPRESSED, publish_cell
+from .exports import spreadsheet_safe
 from .funnel import FunnelComparison
 
 # --- style ----------------------------------------------------------------------------------
@@ -369,8 +370,8 @@ def save_chart(
             path = folder / f"{name}.{fmt}"
             _write_atomically(path, lambda p, fmt=fmt: fig.savefig(p, format=fmt, metadata=_NO_METADATA[fmt]))
             others[fmt] = path
-    _write_atomically(csv_path, lambda p: table.to_csv(p, index=False, float_format=float_format,
-                                                       lineterminator="\n", encoding="utf-8"))
+    _write_atomically(csv_path, lambda p: spreadsheet_safe(table).to_csv(p, index=False, float_format=float_format,
+                                                                          lineterminator="\n", encoding="utf-8"))
     return ChartRef(str(name), _one_line(title), _one_line(alt_text), png_path, csv_path, others)
 
 

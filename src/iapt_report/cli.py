@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import logging
+import signal
 import sys
+import threading
 import time
+import warnings
 from datetime import date
 from pathlib import Path
 
@@ -34,26 +39,75 @@ class UserError(Exception):
     """A problem the user can fix; printed without a traceback."""
 
 
+class Stopped(KeyboardInterrupt):
+    """The run was asked to stop by a signal (SIGTERM): handled exactly as Ctrl-C is."""
+
+    def __init__(self, signal_number: int):
+        super().__init__(signal_number)
+        self.signal_number = signal_number
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; every mistake a user can make ends in one line on stderr and exit status 2.
+
+    Ctrl-C (SIGINT) and SIGTERM stop the run cleanly: nothing half-written is kept (each output
+    folder is staged and swapped into place only when complete), one line says so, and the
+    exit status is 128 + the signal number (130 for Ctrl-C, 143 for SIGTERM).
+    """
     parser = _parser()
     args = parser.parse_args(argv)
     if not getattr(args, "command", None):
         parser.print_help()
         return 2
-    try:
-        return args.run(args)
-    except UserError as error:
-        print(f"iapt-report: error: {error}", file=sys.stderr)
-        return 2
-    except Exception as error:  # a DatasetError or PeriodError carries its own full message
-        from .build import BuildError
-        from .dataset import DatasetError
-        from .periods import PeriodError
+    from .build import BuildError
+    from .dataset import DatasetError
+    from .paths import OutputPathError
+    from .periods import PeriodError
+    from .published import PublishedFileError
 
-        if isinstance(error, (DatasetError, PeriodError, BuildError)):
+    with _signals_stop_the_run():
+        try:
+            return args.run(args)
+        except KeyboardInterrupt as stop:
+            number = getattr(stop, "signal_number", signal.SIGINT)  # a KeyboardInterrupt raised otherwise
+            name = "Ctrl-C" if number == signal.SIGINT else signal.Signals(number).name
+            print(f"iapt-report: stopped ({name}); outputs being written were discarded, earlier ones are unchanged",
+                  file=sys.stderr)
+            return 128 + int(number)
+        except (UserError, DatasetError, PeriodError, BuildError, OutputPathError, PublishedFileError) as error:
             print(f"iapt-report: error: {error}", file=sys.stderr)
             return 2
-        raise
+        except OSError as error:  # a folder that cannot be written, a disk that is full
+            where = f"{error.filename}: " if error.filename else ""
+            print(f"iapt-report: error: {where}{error.strerror or error}; check the path and its permissions",
+                  file=sys.stderr)
+            return 2
+
+
+@contextlib.contextmanager
+def _signals_stop_the_run():
+    """Ctrl-C and SIGTERM raise :class:`Stopped` (a KeyboardInterrupt) in the main thread.
+
+    From then on the libraries' own logging and warnings are silenced: the kernels and
+    threads being stopped would otherwise report, in many lines, what was done on purpose.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(number, _frame):
+        logging.disable(logging.CRITICAL)
+        warnings.simplefilter("ignore")
+        raise Stopped(number)
+
+    wanted = [signal.SIGINT] + ([signal.SIGTERM] if hasattr(signal, "SIGTERM") else [])
+    previous = {number: signal.signal(number, stop) for number in wanted}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+        logging.disable(logging.NOTSET)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -74,7 +128,9 @@ def _parser() -> argparse.ArgumentParser:
                        help="volume relative to England (1.0 = national, about 140,000 referrals a month; default 1.0)")
     synth.add_argument("--seed", type=int, default=20200901, help="random seed (same seed, same data)")
     synth.add_argument("--format", choices=["parquet", "csv"], default="parquet", help="file format (default parquet)")
-    synth.add_argument("--out", required=True, type=Path, help="folder to write the tables to (replaced if it exists)")
+    synth.add_argument("--out", required=True, type=Path,
+                       help="folder to write the tables to (replaced if it holds an earlier synthetic dataset; "
+                            "any other folder must be new or empty)")
     synth.set_defaults(run=_synthesize)
 
     measures = commands.add_parser(
@@ -88,10 +144,13 @@ def _parser() -> argparse.ArgumentParser:
                           help="a month YYYY-MM or financial year YYYY-YY; repeat for several")
     measures.add_argument("--data", required=True, type=Path, help="folder with one file per IAPT table")
     measures.add_argument("--out", required=True, type=Path,
-                          help="output folder (with several periods, one sub-folder per period)")
+                          help="output folder (with several periods, one sub-folder per period); it must not be "
+                            "or lie inside --data, and an existing one is replaced only if iapt-report wrote it")
     measures.add_argument("--level", action="append", choices=["England", "CommissioningRegion", "ICB", "SubICB", "Provider"],
                           help="geography levels to compute (default: all); repeat for several")
     measures.add_argument("--no-breakdowns", action="store_true", help="skip the annual breakdowns for financial years")
+    measures.add_argument("--allow-empty", action="store_true",
+                          help="compute a period outside the data's dates (every count zero) instead of refusing it")
     measures.set_defaults(run=_measures)
 
     build = commands.add_parser(
@@ -100,20 +159,25 @@ def _parser() -> argparse.ArgumentParser:
         description="Build reports: measures, the section notebooks (papermill) and the rendered HTML and PDF "
         "(Quarto when on PATH, otherwise pandoc + Typst). Several --period and --org values build a batch; a "
         "failing report does not stop the others, and failures are listed at the end (exit status 1). Settings "
-        "come from --config (TOML: kind, periods, orgs, data, output, trend_months, renderer, notebook_workers, cache); options given "
+        "come from --config (TOML: kind, periods, orgs, data, output, trend_months, renderer, notebook_workers, cache, "
+        "allow_empty); options given "
         "here override it.",
     )
     build.add_argument("--config", type=Path, help="TOML file with the run's settings")
     build.add_argument("--kind", choices=["monthly", "annual"], help="report kind (default monthly)")
     build.add_argument("--period", action="append", help="YYYY-MM for monthly, YYYY-YY for annual; repeat for several")
     build.add_argument("--org", action="append",
-                       help="England (default) or an organisation code: region, ICB, sub-ICB or provider; repeat")
+                       help="England (default) or an organisation code: region, ICB, sub-ICB or provider (letters, "
+                            "digits, '-' and '_', up to 32); repeat")
     build.add_argument("--data", type=Path, help="record-level dataset folder (default _data/synthetic)")
     build.add_argument("--published", type=Path,
                        help="a file NHS Digital published (monthly CSV, or the tidy monthly/annual Parquet): build "
                             "the reports from its figures instead of a record-level dataset")
     build.add_argument("--output", type=Path, help="output folder (default _output)")
     build.add_argument("--renderer", choices=["auto", "quarto", "fallback"], help="renderer (default auto)")
+    build.add_argument("--allow-empty", dest="allow_empty", action="store_true", default=None,
+                       help="build a report for a period outside the data's dates (every count zero) instead of "
+                            "refusing it (config: allow_empty = true)")
     build.add_argument("--no-cache", dest="cache", action="store_false", default=None,
                        help="compute the measures again even if OUTPUT/_cache holds them for the same data files "
                             "and package (the cache is on by default)")
@@ -128,36 +192,43 @@ def _date(text: str) -> date:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date in YYYY-MM-DD form") from None
 
 
+#: The largest --scale: ten times England's volume is already more than any machine here holds.
+MAX_SCALE = 10.0
+
+
 def _synthesize(args) -> int:
-    from .synthetic import generate, write_dataset
+    from .paths import check_writable
+    from .synthetic import _replace_problem, generate, write_dataset
 
     if args.end < args.start:
         raise UserError(f"--end {args.end} is before --start {args.start}")
-    if args.scale <= 0:
-        raise UserError("--scale must be positive (1.0 = national volume)")
+    if not 0 < args.scale <= MAX_SCALE:
+        raise UserError(f"--scale must be more than 0 and at most {MAX_SCALE:g} (1.0 = national volume), "
+                        f"not {args.scale:g}")
+    problem = _replace_problem(args.out)  # before minutes of generating, not after
+    if problem:
+        raise UserError(f"--out: {problem}")
+    check_writable(args.out.parent, "--out", args.out)
     started = time.perf_counter()
     with tqdm(total=2, desc="synthesize", unit="step", disable=None) as progress:
         progress.set_postfix_str("generating")
-        tables = generate(args.start, args.end, scale=args.scale, seed=args.seed)
+        try:
+            tables = generate(args.start, args.end, scale=args.scale, seed=args.seed)
+        except ValueError as error:
+            raise UserError(str(error)) from None
         progress.update()
         progress.set_postfix_str("writing")
-        write_dataset(tables, args.out, fmt=args.format)
-        _mark_synthetic(args)
+        write_dataset(tables, args.out, fmt=args.format, marker=_synthetic_marker(args))
         progress.update()
     referrals = len(tables["IDS101Referral"])
     print(f"wrote {referrals:,} synthetic referrals to {args.out} in {time.perf_counter() - started:.1f}s")
     return 0
 
 
-def _mark_synthetic(args) -> None:
-    """Leave a marker that reports built from this folder must be labelled synthetic."""
-    import json
-
-    from .dataset import SYNTHETIC_MARKER
-
-    marker = {"synthetic": True, "start": args.start.isoformat(), "end": args.end.isoformat(),
-              "scale": args.scale, "seed": args.seed}
-    (args.out / SYNTHETIC_MARKER).write_text(json.dumps(marker, indent=2, sort_keys=True) + "\n")
+def _synthetic_marker(args) -> dict:
+    """What is written beside the tables as _synthetic.json: reports built from the folder must be labelled synthetic."""
+    return {"synthetic": True, "start": args.start.isoformat(), "end": args.end.isoformat(),
+            "scale": args.scale, "seed": args.seed}
 
 
 def _measures(args) -> int:
@@ -174,6 +245,7 @@ def _measures(args) -> int:
         levels=args.level,
         breakdowns=False if args.no_breakdowns else None,
         command_line=["measures", *sys.argv[2:]],
+        allow_empty=args.allow_empty,
     )
     for period, folder in outputs.items():
         print(f"{period}: wrote {folder}")
@@ -186,7 +258,7 @@ def _build(args) -> int:
     config = BuildConfig.from_file(args.config) if args.config else BuildConfig()
     for option, attribute in (("kind", "kind"), ("period", "periods"), ("org", "orgs"), ("data", "data"),
                               ("output", "output"), ("renderer", "renderer"), ("published", "published"),
-                              ("cache", "cache")):
+                              ("cache", "cache"), ("allow_empty", "allow_empty")):
         value = getattr(args, option)
         if value is not None:
             setattr(config, attribute, value)

@@ -23,6 +23,7 @@ import tempfile
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 import duckdb
@@ -34,7 +35,7 @@ import pyarrow
 import pyarrow.compute as pc
 from pandera.errors import SchemaErrors
 
-from .reference import code_lists, dataset_schema
+from .reference import code_lists, dataset_schema, instruments
 
 SCHEMA: dict = dataset_schema()
 TABLES: dict[str, dict] = SCHEMA["tables"]
@@ -48,6 +49,43 @@ PANDAS_DTYPES = {"string": "str", "date": "datetime64[ms]", "integer": "Int64", 
 CSV_MISSING_MARKERS = ("", "NA", "N/A", "NULL", "null", "NaN", "nan", "None")
 
 MAX_EXAMPLES = 5
+
+#: The plausible window of event dates (schema columns with ``event_date: true``): see
+#: :func:`event_date_window`.
+EVENT_DATES: dict = SCHEMA["event_dates"]
+EVENT_DATE_COLUMNS: tuple[tuple[str, str], ...] = tuple(
+    (table, column) for table, spec in TABLES.items() for column, column_spec in spec["columns"].items()
+    if column_spec.get("event_date"))
+
+
+def event_date_window(today: date | None = None) -> tuple[date, date]:
+    """The first and last day (inclusive) an event date may fall on: ``event_dates.earliest`` of
+    the schema (the first IAPT services) to ``latest_years_after_today`` years after today
+    (an extract may hold appointments booked ahead)."""
+    today = today or date.today()
+    years = int(EVENT_DATES["latest_years_after_today"])
+    try:
+        latest = today.replace(year=today.year + years)
+    except ValueError:  # 29 February
+        latest = today.replace(year=today.year + years, day=28)
+    return EVENT_DATES["earliest"], latest
+
+
+def event_date_range(tables: Mapping[str, ibis.Table]) -> tuple[date, date]:
+    """The first and last event date in a dataset's tables (as :func:`connect` gives them)."""
+    bounds = []
+    for table, column in EVENT_DATE_COLUMNS:
+        values = tables[table][column]
+        row = tables[table].aggregate(first=values.min(), last=values.max()).to_pyarrow().to_pylist()[0]
+        bounds += [_as_date(row["first"]), _as_date(row["last"])]
+    known = [day for day in bounds if day is not None]
+    return min(known), max(known)
+
+
+def _as_date(value) -> date | None:
+    if value is None:
+        return None
+    return value.date() if hasattr(value, "date") and callable(value.date) else value
 
 # YYYY-MM-DD, optionally with a time of day (which is dropped)
 _ISO_DATE = r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?"
@@ -431,6 +469,7 @@ def _table_problems(table: str, frame: pd.DataFrame, files: Mapping[str, str],
         *_empty_table_problems(table, frame, file),
         *_column_problems(table, frame, file),
         *_date_order_problems(table, frame, file),
+        *_score_range_problems(table, frame, file, normalised),
         *_reference_problems(table, frame, files, parent_keys, normalised),
     ]
 
@@ -619,6 +658,12 @@ def _column_checks(name: str, column: dict) -> Iterator[tuple[str, Callable, _Ru
         high = column["max"]
         yield (f"{name}:max", _bound(kind, lambda v: v <= high),
                _Rule(f"a value above the maximum of {high}", f"Use values of {high} or less."))
+    if column.get("event_date"):
+        earliest, latest = (pd.Timestamp(day) for day in event_date_window())
+        yield (f"{name}:window", _bound(kind, lambda v: (v >= earliest) & (v <= latest)),
+               _Rule(f"a date outside {earliest:%Y-%m-%d} to {latest:%Y-%m-%d}",
+                     f"{name} must be a date of IAPT activity, from {earliest:%Y-%m-%d} (the first IAPT services) "
+                     f"to one year after today: correct these dates."))
     if "codes" in column:
         list_name = column["codes"]
         allowed = [str(code) for code in code_lists()[list_name]]
@@ -679,7 +724,7 @@ def _problems_from_failures(table: str, frame: pd.DataFrame, file: str, failures
     return problems
 
 
-_CHECK_ORDER = ("type", "min", "max", "codes", "not_nullable", "field_uniqueness")
+_CHECK_ORDER = ("type", "min", "max", "window", "codes", "not_nullable", "field_uniqueness")
 
 
 def _failure_order(group: tuple, column_order: dict[str, int]) -> tuple[int, int]:
@@ -725,6 +770,44 @@ def _date_order_problems(table: str, frame: pd.DataFrame, file: str) -> list[Pro
             file, later, f"{later} before {earlier}",
             f"{later} must be on or after {earlier}: correct whichever date is wrong.",
             len(rows), _examples(table, frame, rows, describe, later),
+        ))
+    return problems
+
+
+def score_ranges() -> dict[str, tuple[str, float, float]]:
+    """Instrument SNOMED CT code -> (instrument name, lowest score, highest score), from instruments.csv."""
+    return {spec["snomed_code"]: (name, spec["score_min"], spec["score_max"]) for name, spec in instruments().items()}
+
+
+def _score_range_problems(table: str, frame: pd.DataFrame, file: str, normalised: bool = False) -> list[Problem]:
+    """Scores outside their instrument's range (columns with ``score_range_by``)."""
+    problems = []
+    for column, spec in TABLES[table]["columns"].items():
+        by = spec.get("score_range_by")
+        if not by or column not in frame or by not in frame:
+            continue
+        scores, _ = convert(frame[column], spec["type"])
+        codes = _text_column(table, frame, by, normalised)
+        wrong = pd.Series(False, index=frame.index)
+        for code, (_name, low, high) in score_ranges().items():
+            wrong |= ((codes == code) & ((scores < low) | (scores > high))).fillna(False).astype(bool)
+        rows = list(frame.index[wrong])
+        if not rows:
+            continue
+        ranges = score_ranges()
+
+        def describe(i: int) -> str:
+            name, low, high = ranges[codes[i]]
+            return f"{name} ({codes[i]}) score {scores[i]:g}, outside {low:g} to {high:g}"
+
+        used = sorted({ranges[codes[i]][0] for i in rows})
+        limits = ", ".join(f"{name} {low:g} to {high:g}" for name, low, high in
+                           sorted(ranges.values()) if name in used)
+        problems.append(Problem(
+            file, column, f"a score outside the range of its instrument ({by})",
+            f"Each score must lie within its instrument's range ({limits}; "
+            "src/iapt_report/reference/instruments.csv): correct these scores.",
+            len(rows), _examples(table, frame, rows, describe, column),
         ))
     return problems
 

@@ -13,9 +13,11 @@ import hashlib
 import json
 import os
 import platform
+import re
 import shutil
 import sys
 import tempfile
+from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
 
@@ -23,6 +25,8 @@ import pandas as pd
 
 from . import __version__
 from .duckdb_sql import identifier, string_literal
+from .paths import (check_replaceable, exchange_folders, inside, remove_stale_staging, replace_problem,
+                    signals_deferred)
 
 PUBLICATION_COLUMNS = [
     "REPORTING_PERIOD_START",
@@ -42,29 +46,56 @@ KEY_PACKAGES = ["ibis-framework", "duckdb", "pandas", "numpy", "pyarrow", "pande
 
 
 @contextlib.contextmanager
-def staged_folder(final: Path):
-    """Yield a temporary folder that replaces ``final`` only if the block succeeds."""
-    final = Path(final)
+def staged_folder(final: Path, *, within: Path | None = None, option: str = "output",
+                  replace_problem: Callable[[Path], str | None] = replace_problem):
+    """Yield a temporary folder that replaces ``final`` only if the block succeeds.
+
+    ``final`` must lie inside ``within`` when that is given (:func:`paths.inside`), and may
+    replace only a folder this package wrote (``replace_problem`` says why not, by default
+    :func:`paths.replace_problem`; checked before the block runs and again before the swap;
+    ``option`` names the setting in the message).
+    The temporary folder is ``.<name>.partial-<pid>-...`` beside ``final``: if the process is
+    killed, a later run removes it (:func:`paths.remove_stale_staging`, also run here). The
+    swap is one step where the system allows it, and Ctrl-C or SIGTERM wait until it is done.
+    """
+    final = Path(final) if within is None else inside(within, final)
+    check_replaceable(final, option, replace_problem)
     final.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{final.name}.partial-", dir=final.parent))
+    remove_stale_staging(final.parent)
+    staging = Path(tempfile.mkdtemp(prefix=f".{final.name}.partial-{os.getpid()}-", dir=final.parent))
     try:
         yield staging
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    staging.chmod(0o755)  # mkdtemp makes the folder owner-only; outputs are for sharing
-    backup = None
-    if final.exists():
-        backup = final.with_name(f".{final.name}.old-{os.getpid()}")
-        final.rename(backup)
-    staging.rename(final)
-    if backup is not None:
-        shutil.rmtree(backup, ignore_errors=True)
+    with signals_deferred():
+        try:
+            check_replaceable(final, option, replace_problem)  # someone may have used the folder meanwhile
+            staging.chmod(0o755)  # mkdtemp makes the folder owner-only; outputs are for sharing
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        if not final.exists():
+            staging.rename(final)
+        elif exchange_folders(staging, final):
+            shutil.rmtree(staging, ignore_errors=True)  # it now holds the previous folder
+        else:
+            backup = final.with_name(f".{final.name}.old-{os.getpid()}")
+            final.rename(backup)
+            try:
+                staging.rename(final)
+            except BaseException:
+                backup.rename(final)
+                shutil.rmtree(staging, ignore_errors=True)
+                raise
+            shutil.rmtree(backup, ignore_errors=True)
 
 
 def write_csv(frame: pd.DataFrame, path: Path) -> None:
     """CSV with a fixed format: UTF-8, LF line endings, no index, floats to 10 significant digits,
-    a value quoted only when it holds a comma, a quote or a line break, missing values empty."""
+    a value quoted only when it holds a comma, a quote or a line break, missing values empty,
+    and no text cell (or column name) that a spreadsheet would run as a formula: see
+    :func:`spreadsheet_safe`."""
     if len(frame) >= LARGE_TEXT_TABLE_ROWS and all(pd.api.types.is_string_dtype(t) and t != object for t in frame.dtypes):
         _write_text_csv(frame, Path(path))
     else:
@@ -72,7 +103,57 @@ def write_csv(frame: pd.DataFrame, path: Path) -> None:
 
 
 def _write_csv_with_pandas(frame: pd.DataFrame, path: Path) -> None:
-    frame.to_csv(path, index=False, lineterminator="\n", float_format="%.10g", encoding="utf-8")
+    spreadsheet_safe(frame).to_csv(path, index=False, lineterminator="\n", float_format="%.10g", encoding="utf-8")
+
+
+# --- cells a spreadsheet would run as formulas -------------------------------------------------
+
+#: A text cell starting with one of these characters is read as a formula by spreadsheets
+#: (OWASP, "CSV Injection": =, +, -, @, tab, carriage return) ...
+FORMULA_START = r"[=+\-@\t\r]"
+#: ... unless the whole cell is a number, such as -3.5, +2 or 1e-05, which stays a number.
+NUMBER = r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
+_FORMULA_START = re.compile(FORMULA_START)
+_NUMBER = re.compile(NUMBER)
+#: What such a cell is prefixed with: a spreadsheet then shows it as the text it is.
+FORMULA_ESCAPE = "'"
+
+
+def neutralise_formula(text: str) -> str:
+    """``text`` as a spreadsheet should show it: prefixed with ``'`` if it would run as a formula."""
+    if _FORMULA_START.match(text) and not _NUMBER.fullmatch(text):
+        return FORMULA_ESCAPE + text
+    return text
+
+
+def spreadsheet_safe(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with every text cell and column name that a spreadsheet (Excel, LibreOffice,
+    Google Sheets) would run as a formula prefixed with a single quote, as OWASP recommends:
+    text starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return, unless the whole
+    cell is a number (``-3.5`` and ``+2`` stay as they are). Numbers in numeric columns are
+    never touched. Data files are opened in spreadsheets, and names and values in them come
+    from files we do not control (``=HYPERLINK(...)`` as an organisation name)."""
+    changed = {}
+    for name in frame.columns:
+        column = frame[name]
+        if pd.api.types.is_string_dtype(column.dtype) and column.dtype != object:
+            risky = column.str.match(FORMULA_START, na=False)
+            if risky.any():
+                risky &= ~column.str.fullmatch(NUMBER, na=False)
+                if risky.any():
+                    changed[name] = column.mask(risky, FORMULA_ESCAPE + column)
+        elif column.dtype == object or isinstance(column.dtype, pd.CategoricalDtype):
+            values = column.astype(object)
+            if any(isinstance(value, str) and neutralise_formula(value) != value for value in values):
+                changed[name] = values.map(lambda v: neutralise_formula(v) if isinstance(v, str) else v)
+    names = [neutralise_formula(str(name)) if isinstance(name, str) else name for name in frame.columns]
+    if not changed and names == list(frame.columns):
+        return frame
+    safe = frame.copy(deep=False)
+    for name, column in changed.items():
+        safe[name] = column
+    safe.columns = names
+    return safe
 
 
 #: From this many rows a table of text columns is written by DuckDB: the same bytes as pandas
@@ -87,13 +168,15 @@ def _write_text_csv(frame: pd.DataFrame, path: Path) -> None:
     DuckDB quotes an empty string to tell it from a missing value; pandas writes both as
     nothing, so empty strings are written as missing. DuckDB also quotes a value holding a
     carriage return, which pandas (with LF line endings) does not: such a table, if there ever
-    is one, is written by pandas.
+    is one, is written by pandas. Cells that would run as formulas are neutralised as
+    :func:`spreadsheet_safe` does, in SQL.
     """
     import duckdb
     import pyarrow
 
     rows = pyarrow.Table.from_pandas(frame, preserve_index=False)  # noqa: F841 (read by the query)
-    columns = ", ".join(f"NULLIF({identifier(name)}, '') AS {identifier(name)}" for name in frame.columns)
+    columns = ", ".join(f"NULLIF({_formula_safe_sql(identifier(name))}, '') AS {identifier(neutralise_formula(name))}"
+                        for name in frame.columns)
     con = duckdb.connect()
     try:
         carriage_return = " OR ".join(f"contains({identifier(name)}, chr(13))" for name in frame.columns)
@@ -104,6 +187,13 @@ def _write_text_csv(frame: pd.DataFrame, path: Path) -> None:
                     "(FORMAT csv, HEADER, DELIMITER ',', QUOTE '\"', ESCAPE '\"')")
     finally:
         con.close()
+
+
+def _formula_safe_sql(column: str) -> str:
+    """SQL giving a text column as :func:`neutralise_formula` gives each value."""
+    return (f"CASE WHEN regexp_matches({column}, {string_literal('^' + FORMULA_START)})"
+            f" AND NOT regexp_full_match({column}, {string_literal(NUMBER)})"
+            f" THEN {string_literal(FORMULA_ESCAPE)} || {column} ELSE {column} END")
 
 
 def publication_table(published: pd.DataFrame) -> pd.DataFrame:

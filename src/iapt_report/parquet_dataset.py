@@ -220,13 +220,18 @@ def _references_found(con: duckdb.DuckDBPyConnection) -> bool:
 #: rule added to the schema and not here sends every dataset through pandas, whose checks are
 #: the reference, until it is checked here too.
 _KNOWN_TABLE_KEYS = {"description", "columns", "key", "may_be_empty", "date_order"}
-_KNOWN_COLUMN_KEYS = {"description", "type", "required", "min", "max", "codes", "references"}
+_KNOWN_COLUMN_KEYS = {"description", "type", "required", "min", "max", "codes", "references", "event_date",
+                      "score_range_by"}
 
 
 def _every_rule_known() -> bool:
     return all(set(spec) <= _KNOWN_TABLE_KEYS
                and all(set(column) <= _KNOWN_COLUMN_KEYS for column in spec["columns"].values())
                for spec in TABLES.values())
+
+
+def _timestamp(day) -> str:
+    return f"TIMESTAMP {string_literal(day.isoformat() + ' 00:00:00')}"
 
 
 def _checks(table: str) -> list[str]:
@@ -246,6 +251,14 @@ def _checks(table: str) -> list[str]:
             counts.append(f"count(*) FILTER (WHERE {value} > {column['max']})")
         if column["type"] == "number":
             counts.append(f"count(*) FILTER (WHERE isinf({value}))")
+        if column.get("event_date"):
+            earliest, latest = dataset.event_date_window()
+            counts.append(f"count(*) FILTER (WHERE {value} < {_timestamp(earliest)} OR {value} > {_timestamp(latest)})")
+        if column.get("score_range_by"):
+            instrument = identifier(column["score_range_by"])
+            outside = " OR ".join(f"({instrument} = {string_literal(code)} AND ({value} < {low!r} OR {value} > {high!r}))"
+                                  for code, (_name, low, high) in dataset.score_ranges().items())
+            counts.append(f"count(*) FILTER (WHERE {outside})")
         if "codes" in column:
             allowed = ", ".join(string_literal(str(code)) for code in code_lists()[column["codes"]])
             counts.append(f"count(*) FILTER (WHERE {value} NOT IN ({allowed}))")

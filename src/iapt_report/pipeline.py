@@ -7,11 +7,12 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from .dataset import connect, load_dataset
+from .dataset import connect, event_date_range, load_dataset
 from .disclosure import apply_disclosure
 from .exports import input_hashes, publication_table, staged_folder, write_csv, write_manifest
 from .measures import MeasureEngine
-from .periods import Period
+from .paths import check_replaceable, check_writable, inside, separate_folders
+from .periods import Period, check_periods_have_data
 from .registry import measure_metadata
 
 
@@ -22,15 +23,26 @@ def write_measures(
     levels: list[str] | None = None,
     breakdowns: bool | None = None,
     command_line: list[str] | None = None,
+    allow_empty: bool = False,
 ) -> dict[str, Path]:
     """Validate the dataset, compute every period and write its folder.
 
     One period writes into ``out``; several write ``out/<period>``. Each folder holds
     ``measures.csv`` (publication layout, disclosure control applied), ``metadata.csv``,
     ``measures_unrounded.parquet`` (for the reports; not for publication) and ``manifest.json``.
-    Nothing is written if the dataset is invalid.
+    Nothing is written if the dataset is invalid, or if a period lies outside the data's event
+    dates (unless ``allow_empty``: its counts are then all zero).
+
+    ``out`` must not be, hold or lie inside ``data_dir``, and a folder is replaced only if this
+    package wrote it (:func:`paths.replace_problem`): :class:`paths.OutputPathError` otherwise,
+    before the dataset is read.
     """
     data_dir, out = Path(data_dir), Path(out)
+    separate_folders(data_dir, "--data", out, "--out")
+    folders = {period.label: out if len(periods) == 1 else inside(out, period.label) for period in periods}
+    for folder in folders.values():
+        check_replaceable(folder, "--out")
+    check_writable(out.parent if len(periods) == 1 else out, "--out", out)
     timings: dict[str, float] = {}
     steps = 2 + len(periods)
     with tqdm(total=steps, desc="measures", unit="step", disable=None) as progress:
@@ -44,6 +56,8 @@ def write_measures(
         started = time.perf_counter()
         progress.set_postfix_str("deriving pathways")
         engine = MeasureEngine(connect(tables))
+        if not allow_empty:
+            check_periods_have_data(periods, event_date_range(engine.tables), "--allow-empty")
         timings["derive_pathways"] = round(time.perf_counter() - started, 3)
         progress.update()
 
@@ -52,8 +66,8 @@ def write_measures(
             progress.set_postfix_str(f"period {period}")
             started = time.perf_counter()
             measures = engine.compute(period, levels=levels, breakdowns=breakdowns)
-            folder = out if len(periods) == 1 else out / period.label
-            with staged_folder(folder) as staging:
+            folder = folders[period.label]
+            with staged_folder(folder, option="--out") as staging:
                 write_csv(publication_table(apply_disclosure(measures)), staging / "measures.csv")
                 write_csv(measure_metadata(), staging / "metadata.csv")
                 measures.to_parquet(staging / "measures_unrounded.parquet", index=False)

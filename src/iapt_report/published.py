@@ -126,7 +126,12 @@ def read_published(path: str | Path, *, periods: list[str] | None = None, orgs: 
     reader = {"monthly_csv": _read_monthly_csv, "tidy_monthly": _read_tidy_monthly,
               "tidy_annual": _read_tidy_annual}[layout]
     table = reader(path, periods=periods, orgs=orgs, totals_only=totals_only)
-    return _finish(table)
+    if layout == "monthly_csv":
+        columns = {c.strip().upper() for c in _columns_of(path)}
+        value_column = next(c for c in MONTHLY_VALUE_COLUMNS if c in columns)
+    else:
+        value_column = _actual_columns(path, ["value"]).get("value", "value")
+    return _finish(table, path, value_column)
 
 
 def published_periods(path: str | Path) -> list[str]:
@@ -384,16 +389,22 @@ def _filters(period=None, org_alternatives=None, totals=None):
 
 # --- common -------------------------------------------------------------------------------------
 
-def _finish(table: pd.DataFrame) -> pd.DataFrame:
-    """Values from the published strings, registry names and bases, the published columns in order."""
+def _finish(table: pd.DataFrame, path: Path, value_column: str) -> pd.DataFrame:
+    """Values from the published strings, registry names and bases, the published columns in order.
+
+    Raises :class:`PublishedFileError` for values that cannot be right (see :func:`_value_problems`).
+    """
     registry = _registry()
     raw = table.pop("RAW_VALUE")
     text = pd.Series([_blank(v) if v != SUPPRESSED_MARKER else v for v in raw.astype(object).where(raw.notna(), "")],
                      index=table.index, dtype=object).str.strip()
     table["SUPPRESSED"] = text == SUPPRESSED_MARKER
     table["PUBLISHED_VALUE"] = text.astype(str)
-    numbers = pd.to_numeric(text.str.replace(",", "", regex=False), errors="coerce")
-    table["MEASURE_VALUE"] = numbers.astype(float)
+    numbers = pd.to_numeric(text.str.replace(",", "", regex=False), errors="coerce").astype(float)
+    problems = _value_problems(table, text, numbers, value_column)
+    if problems:
+        raise PublishedFileError(f"{path}: {problems}")
+    table["MEASURE_VALUE"] = numbers
     name = table.pop("PUBLISHED_NAME")
     table["MEASURE_NAME"] = [registry[m].name if m in registry else n for m, n in zip(table.MEASURE_ID, name)]
     if "BASE_MEASURE_ID" not in table:
@@ -405,6 +416,51 @@ def _finish(table: pd.DataFrame) -> pd.DataFrame:
     for column in ("ORG_CODE1", "ORG_NAME1", "ORG_CODE2", "ORG_NAME2", "VARIABLE_A", "VARIABLE_B"):
         table[column] = table[column].fillna("").astype(str)
     return table[PUBLISHED_COLUMNS].reset_index(drop=True)
+
+
+#: Statistics whose published values can be neither negative nor above 100 (percentages), or negative (counts).
+_NOT_NEGATIVE = ("count", "sum")
+_PERCENTAGES = ("percentage",)
+MAX_SHOWN = 5
+
+
+def _value_problems(table: pd.DataFrame, text: pd.Series, numbers: pd.Series, value_column: str) -> str | None:
+    """What is wrong with the published values, naming each cell's measure, organisation and
+    period, or None. A value must be a number, ``*`` (suppressed) or empty (missing); a count
+    cannot be negative, nor a percentage below 0 or above 100. (NHS Digital's files hold none
+    of these: such a file has been edited or damaged, and its figures would be published.)"""
+    present = (text != "") & (text != SUPPRESSED_MARKER)
+    not_number = present & ~np.isfinite(numbers.fillna(np.nan).to_numpy(dtype=float))
+    statistic = table["STATISTIC"].astype(str).str.lower()
+    negative = statistic.isin(_NOT_NEGATIVE) & (numbers < 0)
+    percent = statistic.isin(_PERCENTAGES) & ((numbers < 0) | (numbers > 100))
+    found = []
+    for mask, what in ((not_number, "is not a number, * (suppressed) or empty"),
+                       (negative, "is negative, which a count cannot be"),
+                       (percent, "is outside 0 to 100, where a percentage must lie")):
+        rows = np.flatnonzero(np.asarray(mask, dtype=bool))
+        found += [(row, what) for row in rows]
+    if not found:
+        return None
+    found.sort()
+    shown = [f"{value_column} {text.iloc[row][:40]!r} {what} ({_cell_of(table, row)})" for row, what in found[:MAX_SHOWN]]
+    more = f"; and {len(found) - MAX_SHOWN} more" if len(found) > MAX_SHOWN else ""
+    return (f"{len(found)} published value{'s' if len(found) > 1 else ''} cannot be right: " + "; ".join(shown)
+            + more + ". Correct the file, or use the file as NHS Digital published it")
+
+
+def _cell_of(table: pd.DataFrame, row: int) -> str:
+    """'measure M001, organisation NLS, period 2021-06' (and the breakdown, if any) for one row."""
+    cell = table.iloc[row]
+    group = str(cell["GROUP_TYPE"])
+    org = "England" if group == "England" else (cell["ORG_CODE2"] if group == "Provider" else cell["ORG_CODE1"])
+    try:
+        period = _label(date.fromisoformat(cell["REPORTING_PERIOD_START"]), date.fromisoformat(cell["REPORTING_PERIOD_END"]))
+    except (TypeError, ValueError):
+        period = f"{cell['REPORTING_PERIOD_START']} to {cell['REPORTING_PERIOD_END']}"
+    breakdown = "" if cell.get("VARIABLE_TYPE", "Total") == "Total" else \
+        f", {cell['VARIABLE_TYPE']} {' / '.join(str(v) for v in (cell['VARIABLE_A'], cell['VARIABLE_B']) if v)}"
+    return f"measure {cell['MEASURE_ID']}, organisation {str(org)[:40]}, period {period}{breakdown}"
 
 
 def _number_text(value) -> str:

@@ -28,11 +28,13 @@ def dataset_schema() -> dict:
 
 @lru_cache(maxsize=None)
 def instruments() -> dict[str, dict]:
-    """Outcome instruments by name (PHQ9, GAD7, AgoraAlone ...) with SNOMED code and thresholds."""
+    """Outcome instruments by name (PHQ9, GAD7, AgoraAlone ...) with SNOMED code, the range a score
+    can take (``score_min`` to ``score_max``, inclusive) and thresholds."""
     rows = csv.DictReader(io.StringIO(_read_text("instruments.csv")))
     out = {}
     for row in rows:
-        row["caseness_threshold"] = float(row["caseness_threshold"])
+        for number in ("score_min", "score_max", "caseness_threshold"):
+            row[number] = float(row[number])
         row["reliable_change"] = float(row["reliable_change"])
         out[row["instrument"]] = row
     return out

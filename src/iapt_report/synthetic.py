@@ -37,9 +37,7 @@ with where each target comes from.
 from __future__ import annotations
 
 import calendar
-import os
-import shutil
-import tempfile
+import json
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
@@ -52,6 +50,7 @@ import pyarrow as pa
 import yaml
 
 from .dataset import SYNTHETIC_MARKER
+from .exports import staged_folder
 from .reference import code_lists, dataset_schema, instruments
 
 DEFAULT_SEED = 20200901
@@ -293,54 +292,49 @@ def generate(start: date, end: date, scale: float = 1.0, seed: int = DEFAULT_SEE
     return _assemble(parts, orgs, seed)
 
 
-def write_dataset(tables: dict[str, pd.DataFrame], out_dir: str | Path, fmt: str = "parquet") -> Path:
+def write_dataset(tables: dict[str, pd.DataFrame], out_dir: str | Path, fmt: str = "parquet",
+                  marker: dict | None = None) -> Path:
     """Write ``<TABLE>.<fmt>`` for every table into ``out_dir``, all or nothing.
 
     The files are written to a temporary folder beside ``out_dir`` that replaces it only once
-    every file is complete, so a failed run never leaves half a dataset behind. An existing
-    ``out_dir`` is replaced only if it holds nothing but dataset files.
+    every file is complete (:func:`exports.staged_folder`), so a failed or killed run never
+    leaves half a dataset behind. ``marker`` is written beside the tables as
+    ``_synthetic.json`` (reports built from the folder then say the data are synthetic). An
+    existing ``out_dir`` is replaced only if it is empty or was written here: it holds
+    ``_synthetic.json`` and nothing but dataset files.
     """
     if fmt not in ("parquet", "csv"):
         raise ValueError(f"format {fmt!r} is not supported: use 'parquet' or 'csv'")
     out_dir = Path(out_dir)
-    _check_replaceable(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.partial-", dir=out_dir.parent))
-    try:
-        staging.chmod(0o755)  # mkdtemp makes it private; the dataset folder is not
+    with staged_folder(out_dir, option="--out", replace_problem=_replace_problem) as staging:
         for name, frame in tables.items():
             path = staging / f"{name}.{fmt}"
             if fmt == "parquet":
                 frame.to_parquet(path, index=False)
             else:
                 frame.to_csv(path, index=False, date_format="%Y-%m-%d", lineterminator="\n")
-        if out_dir.exists():
-            old = out_dir.with_name(f".{out_dir.name}.old-{os.getpid()}")
-            out_dir.rename(old)
-            staging.rename(out_dir)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            staging.rename(out_dir)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+        if marker is not None:
+            (staging / SYNTHETIC_MARKER).write_text(json.dumps(marker, indent=2, sort_keys=True) + "\n")
     return out_dir
 
 
-def _check_replaceable(out_dir: Path) -> None:
-    """Refuse to replace a folder holding anything but dataset files (say, a home folder)."""
+def _replace_problem(out_dir: Path) -> str | None:
+    """Why ``out_dir`` must not be replaced by a synthetic dataset (say, a home folder or a real extract)."""
     if not out_dir.exists():
-        return
+        return None
     if not out_dir.is_dir():
-        raise ValueError(f"{out_dir} is a file, not a folder: choose a folder for the dataset")
+        return f"{out_dir} is a file, not a folder: choose a folder for the dataset"
     known = {f"{table}.{fmt}" for table in dataset_schema()["tables"] for fmt in ("parquet", "csv")}
     known.add(SYNTHETIC_MARKER)  # what `iapt-report synthesize` leaves beside the tables
-    others = sorted(path.name for path in out_dir.iterdir() if path.name not in known)
+    entries = [path.name for path in out_dir.iterdir()]
+    others = sorted(name for name in entries if name not in known)
     if others:
-        raise ValueError(
-            f"{out_dir} holds files that are not dataset tables ({', '.join(others[:3])}"
-            f"{' ...' if len(others) > 3 else ''}): choose a new or empty folder for the dataset"
-        )
+        return (f"{out_dir} holds files that are not dataset tables ({', '.join(others[:3])}"
+                f"{' ...' if len(others) > 3 else ''}): choose a new or empty folder for the dataset")
+    if entries and SYNTHETIC_MARKER not in entries:
+        return (f"{out_dir} holds a dataset that iapt-report synthesize did not write (it has no "
+                f"{SYNTHETIC_MARKER}): choose a new or empty folder for the synthetic dataset")
+    return None
 
 
 # =============================================================================================
@@ -1067,14 +1061,12 @@ def _adsm_scores(adsm_index: np.ndarray, anxiety: np.ndarray) -> np.ndarray:
     The Mobility Inventory is an item mean (1-5, two decimals); the others whole numbers.
     """
     out = np.full(anxiety.size, np.nan)
-    ranges = {"AgoraAlone": (1, 5), "SocialPhobia": (0, 68), "PanicDisorder": (0, 28),
-              "OCD": (0, 168), "PTSD": (0, 88), "AnxietyInventory": (0, 54)}
     known = instruments()
     for index, name in enumerate(_adsm_instruments()):
         mine = adsm_index == index
         if not mine.any():
             continue
-        low, high = ranges.get(name, (0, 100))
+        low, high = known[name]["score_min"], known[name]["score_max"]
         threshold = known[name]["caseness_threshold"]
         if name == "AgoraAlone":
             out[mine] = np.clip(np.round(low + (threshold - low) * anxiety[mine] / 7.5, 2), low, high)
