@@ -41,3 +41,34 @@ def test_write_csv_hands_large_text_tables_to_duckdb_and_the_rest_to_pandas(tmp_
 
     assert written_by_duckdb == [tmp_path / "text.csv"]
     assert (tmp_path / "numbers.csv").read_text() == "MEASURE_ID,VALUE\nM001,1\nM002,2.5\nM003,\n"
+
+
+# --- publication files too big for a spreadsheet ----------------------------------------------
+
+def test_a_table_too_big_for_a_spreadsheet_is_split_by_level_and_zipped(tmp_path, monkeypatch):
+    import zipfile
+
+    from iapt_report import exports
+
+    levels = ["Provider", "England", "SubICB", "CommissioningRegion"]
+    table = pd.DataFrame({"GROUP_TYPE": [levels[i % 4] for i in range(23)], "ORG_CODE1": [f"X{i:02d}" for i in range(23)],
+                          "MEASURE_VALUE_SUPPRESSED": [str(i) for i in range(23)]})
+    assert exports.write_publication_files(table, tmp_path) == "measures.csv"  # small: one CSV
+    monkeypatch.setattr(exports, "SPREADSHEET_ROWS", 4)
+    first, second = tmp_path / "first", tmp_path / "second"
+    for folder in (first, second):
+        folder.mkdir()
+        assert exports.write_publication_files(table, folder) == "measures.zip"
+        assert sorted(p.name for p in folder.iterdir()) == ["measures.zip"]  # no scratch left
+    assert (first / "measures.zip").read_bytes() == (second / "measures.zip").read_bytes()
+    with zipfile.ZipFile(first / "measures.zip") as archive:
+        # England first, then regions, sub-ICBs, providers; a level over 4 rows in parts of 4
+        assert archive.namelist() == ["measures_england.csv", "measures_england_part2.csv",
+                                      "measures_commissioningregion.csv", "measures_commissioningregion_part2.csv",
+                                      "measures_subicb.csv", "measures_subicb_part2.csv",
+                                      "measures_provider.csv", "measures_provider_part2.csv"]
+        assert all(len(archive.read(name).decode().splitlines()) <= 5 for name in archive.namelist())
+    read_back = exports.read_publication_files(first)
+    expected = table.sort_values("GROUP_TYPE", key=lambda s: s.map(
+        {"England": 0, "CommissioningRegion": 1, "SubICB": 3, "Provider": 4}), kind="stable")
+    pd.testing.assert_frame_equal(read_back, expected.reset_index(drop=True))

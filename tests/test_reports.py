@@ -18,6 +18,7 @@ import pytest
 
 from iapt_report.build import BuildConfig, build_reports
 from iapt_report.cli import main
+from iapt_report.exports import read_publication_files
 from iapt_report.report_data import format_for_text
 from iapt_report.synthetic import generate, write_dataset
 
@@ -50,7 +51,7 @@ def annual(synthetic_data, tmp_path_factory):
 
 
 def published(folder: Path) -> dict[str, str]:
-    table = pd.read_csv(folder / "measures.csv", dtype=str, keep_default_na=False)
+    table = read_publication_files(folder)
     if "VARIABLE_TYPE" in table:
         table = table[table.VARIABLE_TYPE == "Total"]
     if "England" in set(table.GROUP_TYPE):  # an England report publishes every level: take England's
@@ -201,7 +202,7 @@ def test_annual_report_has_every_section(annual):
     for heading in ("Demographics", "Ethnicity compared with the Census population", "Outcomes", "Variation"):
         assert heading in html
     assert "not stated" in html.lower()  # ethnicity not stated is shown, not hidden
-    annual_csv = pd.read_csv(folder / "measures.csv", dtype=str)
+    annual_csv = read_publication_files(folder)
     assert {"Gender", "Ethnic Group", "Age Group"} <= set(annual_csv.VARIABLE_TYPE)
     for chart in (folder / "figures").glob("*.png"):
         assert (folder / "figures" / f"{chart.stem}.csv").exists(), f"{chart.name} has no data file"

@@ -32,8 +32,8 @@ from tqdm import tqdm
 from . import safe_text
 from .dataset import SYNTHETIC_MARKER, connect, event_date_range, load_dataset
 from .disclosure import apply_disclosure, disclosure_rule_text
-from .exports import (file_sha256, input_hashes, package_versions, publication_table, staged_folder, write_csv,
-                      write_manifest)
+from .exports import (MEASURES_CSV, MEASURES_ZIP, file_sha256, input_hashes, package_versions, publication_table,
+                      staged_folder, write_csv, write_manifest, write_publication_files)
 from .measures import LEVELS, MeasureEngine
 from .published import PublishedFileError, published_periods, read_published
 from .periods import Period, check_periods_have_data
@@ -442,9 +442,11 @@ def _build_one(report: BuiltReport, measures: pd.DataFrame, period: Period, conf
             published = published.assign(MEASURE_VALUE_SUPPRESSED=published["PUBLISHED_VALUE"])
         else:
             published = apply_disclosure(published)
-        write_csv(publication_table(published), staging / "measures.csv")
+        measures_file = write_publication_files(publication_table(published), staging)
         write_csv(measure_metadata(), staging / "metadata.csv")
         _copy_sources(config, staging)
+        if measures_file != MEASURES_CSV:
+            _link_sources_to(staging, measures_file)
         _write_about(staging, synthetic, data, period, config.published)
         report.seconds["prepare"] = round(time.perf_counter() - started, 3)
 
@@ -471,7 +473,8 @@ def _build_one(report: BuiltReport, measures: pd.DataFrame, period: Period, conf
                         "data": str(config.published or config.data), "synthetic": synthetic,
                         "published_file": config.published is not None, "renderer": rendered.renderer,
                         "left_out": report.left_out, "measures_from_cache": report.measures_from_cache,
-                        "rows_for_org": int(len(org_rows)), "reader_checks": report.reader_checks},
+                        "rows_for_org": int(len(org_rows)), "reader_checks": report.reader_checks,
+                        "org_name": data.org_name, "period_name": period_label_in_words(period)},
             timings=report.seconds,
         )
     report.folder = final
@@ -500,6 +503,23 @@ def _copy_sources(config: BuildConfig, staging: Path) -> None:
     quarto_project = sources.parent / "_quarto.yml"
     if quarto_project.exists():
         shutil.copy(quarto_project, staging / "_quarto.yml")
+
+
+def period_label_in_words(period: Period) -> str:
+    """"September 2020" for a month, "2020-21" for a financial year."""
+    if period.kind == "month":
+        return f"{period.start:%B %Y}"
+    return period.label
+
+
+def _link_sources_to(staging: Path, measures_file: str) -> None:
+    """Point the report sources' links to ``measures.csv`` at the file the build wrote instead
+    (``measures.zip``, for a table too big for a spreadsheet)."""
+    for path in [staging / "report.qmd", *sorted((staging / "sections").glob("*.qmd"))]:
+        text = path.read_text(encoding="utf-8")
+        linked = text.replace(f"[{MEASURES_CSV}]({MEASURES_CSV})", f"[{measures_file}]({measures_file})")
+        if linked != text:
+            path.write_text(linked, encoding="utf-8")
 
 
 def _write_about(staging: Path, synthetic: bool, data: ReportData, period: Period,
@@ -784,14 +804,21 @@ def write_index(output: Path) -> Path:
         relative = folder.relative_to(output).as_posix()
         links = " ".join(
             f'<a href="{html.escape(relative)}/{name}">{label}</a>'
-            for name, label in (("report.html", "HTML"), ("report.pdf", "PDF"), ("measures.csv", "measures CSV"),
-                                ("metadata.csv", "metadata CSV"))
+            for name, label in (("report.html", "HTML"), ("report.pdf", "PDF"), (MEASURES_CSV, "measures CSV"),
+                                (MEASURES_ZIP, "measures CSVs (zip)"), ("metadata.csv", "metadata CSV"))
             if (folder / name).exists()
         )
         synthetic = " (synthetic data)" if params.get("synthetic") else ""
-        rows.append(f"<tr><td>{html.escape(str(params.get('kind', folder.parts[-3])))}</td>"
-                    f"<td>{html.escape(str(params.get('period', folder.parts[-2])))}</td>"
-                    f"<td>{html.escape(str(params.get('org', folder.name)))}{synthetic}</td><td>{links}</td></tr>")
+        code = str(params.get("org", folder.name))
+        name = str(params.get("org_name") or code)
+        organisation = name if name == code else f"{name} ({code})"
+        period_shown = str(params.get("period_name") or params.get("period", folder.parts[-2]))
+        rows.append((str(params.get("kind", folder.parts[-3])), str(params.get("period", folder.parts[-2])),
+                     name.lower(),
+                     f"<tr><td>{html.escape(str(params.get('kind', folder.parts[-3])).capitalize())}</td>"
+                     f"<td>{html.escape(period_shown)}</td>"
+                     f"<td>{html.escape(organisation)}{synthetic}</td><td>{links}</td></tr>"))
+    rows = [row for *_, row in sorted(rows, key=lambda r: (r[0], r[1], r[2] != "england", r[2]))]
     page = f"""<!DOCTYPE html>
 <html lang="en-GB">
 <head><meta charset="utf-8"><title>NHS Talking Therapies reports</title>

@@ -205,6 +205,64 @@ def publication_table(published: pd.DataFrame) -> pd.DataFrame:
     return published[columns]
 
 
+#: The most rows a spreadsheet opens (Excel: 1,048,576 including the header). A larger table is
+#: published as NHS Digital publishes its large annual files: split into files a spreadsheet can
+#: open (here one per level of geography) and zipped.
+SPREADSHEET_ROWS = 1_048_575
+MEASURES_CSV = "measures.csv"
+MEASURES_ZIP = "measures.zip"
+_LEVEL_ORDER = ["England", "CommissioningRegion", "ICB", "SubICB", "Provider"]
+
+
+def write_publication_files(table: pd.DataFrame, folder: Path) -> str:
+    """Write the publication table into ``folder`` and return the name of the file written.
+
+    Up to :data:`SPREADSHEET_ROWS` rows: ``measures.csv``. More: ``measures.zip`` holding one
+    CSV per level of geography (``measures_england.csv``, ``measures_commissioningregion.csv``
+    ... ``measures_provider.csv``, split again into ``_part2`` ... if one level is still too big),
+    each with the same columns and row order as ``measures.csv`` would have had. The zip is
+    byte-reproducible: fixed member order, timestamps and compression level.
+    """
+    import zipfile
+
+    folder = Path(folder)
+    if len(table) <= SPREADSHEET_ROWS:
+        write_csv(table, folder / MEASURES_CSV)
+        return MEASURES_CSV
+    levels = sorted(table["GROUP_TYPE"].unique(), key=lambda level: (
+        _LEVEL_ORDER.index(level) if level in _LEVEL_ORDER else len(_LEVEL_ORDER), str(level)))
+    members = []
+    with tempfile.TemporaryDirectory(dir=folder, prefix=".measures-") as scratch:
+        for level in levels:
+            rows = table[table["GROUP_TYPE"] == level]
+            name = re.sub(r"[^a-z0-9]+", "_", str(level).lower()).strip("_") or "other"
+            for part, start in enumerate(range(0, len(rows), SPREADSHEET_ROWS), start=1):
+                member = f"measures_{name}{'' if part == 1 else f'_part{part}'}.csv"
+                write_csv(rows.iloc[start:start + SPREADSHEET_ROWS], Path(scratch) / member)
+                members.append(member)
+        partial = folder / f".{MEASURES_ZIP}.partial"
+        with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as archive:
+            for member in members:
+                info = zipfile.ZipInfo(member, date_time=(1980, 1, 1, 0, 0, 0))
+                info.compress_type, info.external_attr = zipfile.ZIP_DEFLATED, 0o644 << 16
+                with open(Path(scratch) / member, "rb") as source, archive.open(info, "w") as target:
+                    shutil.copyfileobj(source, target, 1 << 20)
+        os.replace(partial, folder / MEASURES_ZIP)
+    return MEASURES_ZIP
+
+
+def read_publication_files(folder: Path) -> pd.DataFrame:
+    """The publication table of ``folder`` (``measures.csv``, or every CSV in ``measures.zip``), as text."""
+    import zipfile
+
+    folder = Path(folder)
+    if (folder / MEASURES_CSV).exists():
+        return pd.read_csv(folder / MEASURES_CSV, dtype=str, keep_default_na=False)
+    with zipfile.ZipFile(folder / MEASURES_ZIP) as archive:
+        return pd.concat([pd.read_csv(archive.open(name), dtype=str, keep_default_na=False)
+                          for name in archive.namelist()], ignore_index=True)
+
+
 def file_sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:

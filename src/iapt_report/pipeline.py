@@ -9,7 +9,7 @@ from tqdm import tqdm
 
 from .dataset import connect, event_date_range, load_dataset
 from .disclosure import apply_disclosure
-from .exports import input_hashes, publication_table, staged_folder, write_csv, write_manifest
+from .exports import input_hashes, publication_table, staged_folder, write_csv, write_manifest, write_publication_files
 from .measures import MeasureEngine
 from .paths import check_replaceable, check_writable, inside, separate_folders
 from .periods import Period, check_periods_have_data
@@ -28,7 +28,8 @@ def write_measures(
     """Validate the dataset, compute every period and write its folder.
 
     One period writes into ``out``; several write ``out/<period>``. Each folder holds
-    ``measures.csv`` (publication layout, disclosure control applied), ``metadata.csv``,
+    ``measures.csv`` (publication layout, disclosure control applied; ``measures.zip`` of one CSV
+    per level when too big for a spreadsheet), ``metadata.csv``,
     ``measures_unrounded.parquet`` (for the reports; not for publication) and ``manifest.json``.
     Nothing is written if the dataset is invalid, or if a period lies outside the data's event
     dates (unless ``allow_empty``: its counts are then all zero).
@@ -68,7 +69,7 @@ def write_measures(
             measures = engine.compute(period, levels=levels, breakdowns=breakdowns)
             folder = folders[period.label]
             with staged_folder(folder, option="--out") as staging:
-                write_csv(publication_table(apply_disclosure(measures)), staging / "measures.csv")
+                write_publication_files(publication_table(apply_disclosure(measures)), staging)
                 write_csv(measure_metadata(), staging / "metadata.csv")
                 measures.to_parquet(staging / "measures_unrounded.parquet", index=False)
                 period_timings = {**timings, f"measures_{period}": round(time.perf_counter() - started, 3)}
