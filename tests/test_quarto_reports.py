@@ -1,10 +1,11 @@
 """Reports rendered by the real Quarto, for every kind and source, held to the fallback's content.
 
 Quarto is what users render with, so every report kind is built with it here: synthetic monthly
-(England, a provider, a small sub-ICB) and annual, and from NHS Digital's published files
+(England, a region, a provider, a small sub-ICB) and annual, and from NHS Digital's published files
 (monthly for England and a provider, annual, a legacy year). Each must be complete: every
 variable filled, a table of contents, ``lang="en-GB"``, a self-contained page, the synthetic-data
-banner on every screen and page when the data are synthetic, and no Quarto scratch files. Then
+banner on every screen and page when the data are synthetic, no Quarto scratch files, and
+nothing the reader's checks (report_check.py) find wrong. Then
 the same build folder is rendered by the fallback: the two must say the same things (headings,
 sentences, tables, figure captions and alt text, and the words of the PDFs).
 
@@ -25,6 +26,7 @@ import pytest
 
 from iapt_report.build import BuildConfig, build_reports
 from iapt_report.render import BANNER_TEXT, quarto_available, render_report
+from iapt_report.report_check import check_report
 from iapt_report.report_content import normal, pdf_text, read_html
 from iapt_report.synthetic import generate, write_dataset
 
@@ -53,7 +55,7 @@ def synthetic_reports(tmp_path_factory) -> list[Path]:
     write_dataset(generate(date(2019, 9, 1), date(2021, 3, 31), scale=0.01), data)
     (data / "_synthetic.json").write_text('{"synthetic": true}\n')
     output = tmp_path_factory.mktemp("quarto")
-    return (build(output, kind="monthly", periods=["2020-09"], orgs=["England", "ZP007", "ZS045"], data=data,
+    return (build(output, kind="monthly", periods=["2020-09"], orgs=["England", "Y94", "ZP007", "ZS045"], data=data,
                   trend_months=3)
             + build(output, kind="annual", periods=["2020-21"], orgs=["England"], data=data))
 
@@ -90,6 +92,7 @@ def assert_complete(folder: Path, synthetic: bool) -> None:
     assert ".quarto" not in names and not any(name.endswith("_files") for name in names), where
     manifest = json.loads((folder / "manifest.json").read_text())
     assert manifest["parameters"]["renderer"].startswith("quarto 1.")
+    assert check_report(folder) == [], where  # what a reader would find wrong (report_check.py)
     if shutil.which("pdftotext"):
         pages = pdf_text(folder / "report.pdf")
         assert len(pages) >= 2, where
