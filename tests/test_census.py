@@ -8,12 +8,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from iapt_report import census
-from iapt_report.census import CensusError, census_population, rate_summary, rates_per_100k, representation
+from iapt_report.report import census
+from iapt_report.report.census import CensusError, census_population, rate_summary, rates_per_100k, representation
+from iapt_report import reference
 from iapt_report.reference import code_lists
 
 SHARED_REFERENCE = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "reference"
-PACKAGE_REFERENCE = Path(census.__file__).parent / "reference"
+PACKAGE_REFERENCE = Path(reference.__file__).parent
 
 # published 2011 Census totals for England (ONS; ../shared/data/README.md and the summary file)
 ALL_PERSONS = 53_012_456

@@ -1,4 +1,4 @@
-"""Loading and validating the record-level input dataset (iapt_report.dataset).
+"""Loading and validating the record-level input dataset (iapt_report.data.dataset).
 
 Each test breaks the tiny valid dataset in one way and checks that the error names the file,
 the column and how many rows are affected.
@@ -14,8 +14,8 @@ import pandas as pd
 import pytest
 
 from fixtures_dataset import tiny_dataset, write_dataset
-from iapt_report import dataset
-from iapt_report.dataset import DatasetError, Problem, load_dataset, validate
+from iapt_report.data import dataset
+from iapt_report.data.dataset import DatasetError, Problem, load_dataset, validate
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "dataset.md"
 

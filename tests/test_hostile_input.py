@@ -33,15 +33,16 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from fixtures_dataset import PHQ9, tiny_dataset, write_dataset
-from iapt_report import dataset, exports, paths
-from iapt_report.build import BuildConfig, BuildError, build_reports, write_index
-from iapt_report.charts import save_chart
+from iapt_report.data import dataset
+from iapt_report.outputs import exports, paths
+from iapt_report.report.build import BuildConfig, BuildError, build_reports, write_index
+from iapt_report.report.charts import save_chart
 from iapt_report.cli import main
-from iapt_report.dataset import DatasetError, load_dataset
-from iapt_report.periods import EmptyPeriodError, Period, PeriodError
+from iapt_report.data.dataset import DatasetError, load_dataset
+from iapt_report.data.periods import EmptyPeriodError, Period, PeriodError
 from iapt_report.reference import instruments
-from iapt_report.synthetic import generate
-from iapt_report.synthetic import write_dataset as write_synthetic
+from iapt_report.sources.synthetic import generate
+from iapt_report.sources.synthetic import write_dataset as write_synthetic
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 FUNCTION_FIXTURE = [HealthCheck.function_scoped_fixture]
@@ -445,7 +446,7 @@ KILL_POINTS = [
 BUILD_HELD_IN_RENDER = """
 import sys, time
 from pathlib import Path
-from iapt_report import build
+from iapt_report.report import build
 from iapt_report.cli import main
 
 def held(*args, **kwargs):
@@ -765,7 +766,7 @@ def test_a_published_value_that_cannot_be_right_names_file_measure_org_and_perio
 
 
 def test_published_values_as_published_are_read(tmp_path):
-    from iapt_report.published import read_published
+    from iapt_report.sources.published import read_published
 
     source = published_csv(tmp_path, [("Provider", "RX4", "M001", "Count_ReferralsReceived", "*"),
                                       ("Provider", "RX4", "M053", "Percentage_Recovery", "100"),

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from iapt_report.measures import MeasureEngine
-from iapt_report.periods import Period
+from iapt_report.engine.measures import MeasureEngine
+from iapt_report.data.periods import Period
 
 from builders import DatasetBuilder
 

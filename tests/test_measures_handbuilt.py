@@ -10,9 +10,9 @@ import math
 import pandas as pd
 import pytest
 
-from iapt_report.measures import MeasureEngine
-from iapt_report.pathways import derive_pathways
-from iapt_report.periods import Period
+from iapt_report.engine.measures import MeasureEngine
+from iapt_report.engine.pathways import derive_pathways
+from iapt_report.data.periods import Period
 
 from builders import DatasetBuilder
 

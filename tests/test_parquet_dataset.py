@@ -1,4 +1,4 @@
-"""Typed Parquet datasets checked and read in place by DuckDB (iapt_report.parquet_dataset).
+"""Typed Parquet datasets checked and read in place by DuckDB (iapt_report.data.parquet_dataset).
 
 The in-place path must load a clean dataset exactly as the pandas path does, and must never
 accept a dataset that the pandas path would refuse: any problem sends the load to pandas,
@@ -17,9 +17,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from fixtures_dataset import tiny_dataset, write_dataset
-from iapt_report import dataset, synthetic
-from iapt_report.dataset import DatasetError, load_dataset
-from iapt_report.parquet_dataset import open_parquet_dataset
+from iapt_report.data import dataset
+from iapt_report.sources import synthetic
+from iapt_report.data.dataset import DatasetError, load_dataset
+from iapt_report.data.parquet_dataset import open_parquet_dataset
 
 
 def located(folder: Path) -> dict[str, Path]:
@@ -198,7 +199,7 @@ def test_a_schema_rule_not_checked_in_place_sends_every_dataset_to_pandas(tmp_pa
     columns = {**dataset.TABLES["IDS101Referral"]["columns"],
                "EndCode": {**dataset.TABLES["IDS101Referral"]["columns"]["EndCode"], "pattern": "[0-9]+"}}
     tables = {**dataset.TABLES, "IDS101Referral": {**dataset.TABLES["IDS101Referral"], "columns": columns}}
-    monkeypatch.setattr("iapt_report.parquet_dataset.TABLES", tables)
+    monkeypatch.setattr("iapt_report.data.parquet_dataset.TABLES", tables)
 
     assert open_parquet_dataset(located(tmp_path)) is None
     assert views(load_dataset(tmp_path)) == set()

@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from iapt_report import synthetic
-from iapt_report.dataset import PANDAS_DTYPES, load_dataset, normalise, validate
+from iapt_report.sources import synthetic
+from iapt_report.data.dataset import PANDAS_DTYPES, load_dataset, normalise, validate
 from iapt_report.reference import dataset_schema
 
 START, END = date(2020, 9, 1), date(2020, 9, 30)
@@ -340,9 +340,9 @@ ENGINE_MEASURES = {
 
 @pytest.mark.slow
 def test_national_september_2020_matches_the_published_figures():
-    from iapt_report.dataset import connect, normalise
-    from iapt_report.measures import MeasureEngine
-    from iapt_report.periods import Period
+    from iapt_report.data.dataset import connect, normalise
+    from iapt_report.engine.measures import MeasureEngine
+    from iapt_report.data.periods import Period
 
     tables = synthetic.generate(START, END, scale=1.0)
     # as the pipeline reads them: padded codes such as ' 5' are tidied on loading

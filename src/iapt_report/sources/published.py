@@ -41,10 +41,10 @@ import pandas as pd
 import pyarrow
 import pyarrow.parquet as pq
 
-from .measures import MEASURE_COLUMNS
-from .periods import Period
-from .reference import _read_text
-from .registry import load_registry
+from iapt_report.engine.measures import MEASURE_COLUMNS
+from iapt_report.data.periods import Period
+from iapt_report.reference import _read_text
+from iapt_report.engine.registry import load_registry
 
 PUBLISHED_COLUMNS = [*MEASURE_COLUMNS, "SUPPRESSED", "PUBLISHED_VALUE", "COUNTS"]
 SUPPRESSED_MARKER = "*"

@@ -30,22 +30,22 @@ import papermill
 from tqdm import tqdm
 
 from . import safe_text
-from .dataset import SYNTHETIC_MARKER, connect, event_date_range, load_dataset
-from .disclosure import apply_disclosure, disclosure_rule_text
-from .exports import (file_sha256, input_hashes, package_versions, publication_table, staged_folder, write_csv,
+from iapt_report.data.dataset import SYNTHETIC_MARKER, connect, event_date_range, load_dataset
+from iapt_report.engine.disclosure import apply_disclosure, disclosure_rule_text
+from iapt_report.outputs.exports import (file_sha256, input_hashes, package_versions, publication_table, staged_folder, write_csv,
                       write_manifest)
-from .measures import LEVELS, MeasureEngine
-from .published import PublishedFileError, published_periods, read_published
-from .periods import Period, check_periods_have_data
-from .registry import measure_metadata
-from .paths import (OutputPathError, check_replaceable, check_writable, inside, org_folder_name, remove_stale_staging,
+from iapt_report.engine.measures import LEVELS, MeasureEngine
+from iapt_report.sources.published import PublishedFileError, published_periods, read_published
+from iapt_report.data.periods import Period, check_periods_have_data
+from iapt_report.engine.registry import measure_metadata
+from iapt_report.outputs.paths import (OutputPathError, check_replaceable, check_writable, inside, org_folder_name, remove_stale_staging,
                     separate_folders, shown)
 from .render import RENDERERS, render_report
 from .report_check import check_report
 from .report_data import ENGLAND, ReportData, ReportDataError
 from .section_output import merge_variables
 
-REPOSITORY = Path(__file__).resolve().parents[2]
+REPOSITORY = Path(__file__).resolve().parents[3]
 SECTIONS = {
     "monthly": ["key_facts", "activity_waiting", "outcomes", "variation"],
     "annual": ["key_facts", "activity_waiting", "demographics", "ethnicity", "outcomes", "variation"],
@@ -367,7 +367,7 @@ class RecordLevelMeasures:
 def _cache_fingerprint(hashes: dict[str, str]) -> str:
     """What a cached measures table depends on: the data files, this package's files, the engine."""
     digest = hashlib.sha256(json.dumps(sorted(hashes.items())).encode())
-    package = Path(__file__).resolve().parent
+    package = Path(__file__).resolve().parents[1]  # the whole iapt_report package
     for path in sorted(package.rglob("*")):
         if path.is_file() and path.suffix in (".py", ".yaml", ".yml", ".csv", ".json", ".toml", ".txt"):
             digest.update(path.relative_to(package).as_posix().encode())

@@ -7,12 +7,12 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from .dataset import connect, event_date_range, load_dataset
+from iapt_report.data.dataset import connect, event_date_range, load_dataset
 from .disclosure import apply_disclosure
-from .exports import input_hashes, publication_table, staged_folder, write_csv, write_manifest
+from iapt_report.outputs.exports import input_hashes, publication_table, staged_folder, write_csv, write_manifest
 from .measures import MeasureEngine
-from .paths import check_replaceable, check_writable, inside, separate_folders
-from .periods import Period, check_periods_have_data
+from iapt_report.outputs.paths import check_replaceable, check_writable, inside, separate_folders
+from iapt_report.data.periods import Period, check_periods_have_data
 from .registry import measure_metadata
 
 

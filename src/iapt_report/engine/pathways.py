@@ -30,7 +30,7 @@ from __future__ import annotations
 import ibis
 from ibis import _
 
-from .reference import code_lists, instruments
+from iapt_report.reference import code_lists, instruments
 
 PATHWAY_KEY = "PathwayID"
 

@@ -23,7 +23,7 @@ Disclosure control: a chart shows no more than the published tables. Below Engla
 pass values that have been through the rule (:func:`publishable_values` turns unrounded
 values into the published numbers, with suppressed cells as NaN, which charts leave out
 and label "not shown"). :func:`funnel_plot` is the exception: its
-:class:`~iapt_report.funnel.FunnelComparison` holds unrounded counts, because outliers must
+:class:`~iapt_report.report.funnel.FunnelComparison` holds unrounded counts, because outliers must
 be judged on them, and it applies the rule itself to what it draws.
 
 Reproducibility: figures are drawn without pyplot (no global state), saved with the Agg
@@ -55,8 +55,8 @@ from matplotlib.text import Text
 from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator, NullLocator
 
 from . import safe_text
-from .disclosure import SUPPRESSED, publish_cell
-from .exports import spreadsheet_safe
+from iapt_report.engine.disclosure import SUPPRESSED, publish_cell
+from iapt_report.outputs.exports import spreadsheet_safe
 from .funnel import FunnelComparison
 
 # --- style ----------------------------------------------------------------------------------
@@ -730,7 +730,7 @@ def funnel_plot(
     disclose: bool = True,
 ) -> Figure:
     """Units' rates against their denominators, with the national rate and smooth 95% and
-    99.8% control limits, overdispersion included (:mod:`iapt_report.funnel`).
+    99.8% control limits, overdispersion included (:mod:`iapt_report.report.funnel`).
 
     Units outside the 99.8% limits get a different marker (a triangle up or down) and the
     furthest out (at most ``funnel.MAX_LABELS``) a number, placed where it covers no other

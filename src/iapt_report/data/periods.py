@@ -71,7 +71,7 @@ class Period:
 def check_periods_have_data(periods: list[Period], date_range: tuple[date, date], allow_option: str) -> None:
     """Raise :class:`EmptyPeriodError` for any period wholly outside the data's event dates.
 
-    ``date_range`` is the first and last event date of the dataset (:func:`iapt_report.dataset.event_date_range`);
+    ``date_range`` is the first and last event date of the dataset (:func:`iapt_report.data.dataset.event_date_range`);
     a period that does not overlap it would give a report of zeros. ``allow_option`` names the
     option that builds it anyway.
     """

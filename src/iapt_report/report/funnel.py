@@ -37,7 +37,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .disclosure import SUPPRESSED, publish_cell
+from iapt_report.engine.disclosure import SUPPRESSED, publish_cell
 
 Z_95 = 1.959964
 Z_998 = 3.090232
@@ -242,7 +242,7 @@ def position(row) -> str:
 @dataclass(frozen=True)
 class FunnelComparison:
     """Units compared with the national rate: what :func:`compare` returns and what
-    :func:`iapt_report.charts.funnel_plot` and :func:`published_table` draw and publish.
+    :func:`iapt_report.report.charts.funnel_plot` and :func:`published_table` draw and publish.
 
     ``units`` is :func:`outside_limits`'s frame (unrounded: not for publication) plus
     ``label``, ``code``, ``published_rate`` and ``shown`` (compared, with a published rate:

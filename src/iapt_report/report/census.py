@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .reference import code_lists
+from iapt_report.reference import code_lists
 
 CENSUS_SOURCE = (
     "ONS 2011 Census table DC2101EW (Ethnic group by sex by age), England (E92000001); "

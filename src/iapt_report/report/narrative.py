@@ -21,7 +21,7 @@ import math
 from dataclasses import dataclass
 from datetime import date
 
-from .periods import Period
+from iapt_report.data.periods import Period
 
 MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September",
           "October", "November", "December"]

@@ -49,9 +49,9 @@ import pandas as pd
 import pyarrow as pa
 import yaml
 
-from .dataset import SYNTHETIC_MARKER
-from .exports import staged_folder
-from .reference import code_lists, dataset_schema, instruments
+from iapt_report.data.dataset import SYNTHETIC_MARKER
+from iapt_report.outputs.exports import staged_folder
+from iapt_report.reference import code_lists, dataset_schema, instruments
 
 DEFAULT_SEED = 20200901
 #: The synthetic organisations are the same for every seed and scale (fixed seed of their own).

@@ -23,10 +23,10 @@ from datetime import date, datetime, timezone
 import pandas as pd
 
 from . import census, narrative
-from .disclosure import SUPPRESSED, publish_cell, round_half_up
+from iapt_report.engine.disclosure import SUPPRESSED, publish_cell, round_half_up
 from .narrative import Category, Point
-from .periods import Period
-from .reference import code_lists
+from iapt_report.data.periods import Period
+from iapt_report.reference import code_lists
 from .report_data import ReportData, format_cell, format_for_text, published_values
 
 #: the legend under any table that holds a suppressed cell

@@ -28,7 +28,7 @@ import pandas as pd
 from . import dataset
 from .dataset import CODE_FORMATS, PANDAS_DTYPES, TABLES, Dataset, duckdb_backend
 from .duckdb_sql import identifier, string_literal
-from .reference import code_lists
+from iapt_report.reference import code_lists
 
 #: Every character Python's ``str.strip()`` removes (what pandas strips from text), for DuckDB's
 #: ``trim``, whose default removes spaces only.

@@ -16,8 +16,8 @@ import numpy as np
 import pandas as pd
 
 from .pathways import PATHWAY_KEY, derive_pathways, is_attended
-from .periods import Period
-from .reference import code_lists
+from iapt_report.data.periods import Period
+from iapt_report.reference import code_lists
 from .registry import Measure, load_registry
 
 MEASURE_COLUMNS = [

@@ -23,8 +23,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import __version__
-from .duckdb_sql import identifier, string_literal
+from iapt_report import __version__
+from iapt_report.data.duckdb_sql import identifier, string_literal
 from .paths import (check_replaceable, exchange_folders, inside, remove_stale_staging, replace_problem,
                     signals_deferred)
 

@@ -10,7 +10,7 @@ from functools import lru_cache
 import pandas as pd
 import yaml
 
-from .reference import _read_text
+from iapt_report.reference import _read_text
 
 STATISTICS = ("count", "sum", "mean", "median", "max", "min", "percentage")
 UNITS = ("pathway", "appointment", "internet_log")

@@ -35,7 +35,7 @@ import pyarrow
 import pyarrow.compute as pc
 from pandera.errors import SchemaErrors
 
-from .reference import code_lists, dataset_schema, instruments
+from iapt_report.reference import code_lists, dataset_schema, instruments
 
 SCHEMA: dict = dataset_schema()
 TABLES: dict[str, dict] = SCHEMA["tables"]
