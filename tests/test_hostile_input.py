@@ -33,12 +33,13 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from fixtures_dataset import PHQ9, tiny_dataset, write_dataset
-from iapt_report.data import dataset
+from iapt_report.data import schema
 from iapt_report.outputs import exports, paths
 from iapt_report.report.build import BuildConfig, BuildError, build_reports, write_index
 from iapt_report.report.charts import save_chart
 from iapt_report.cli import main
-from iapt_report.data.dataset import DatasetError, load_dataset
+from iapt_report.data.dataset import load_dataset
+from iapt_report.data.problems import DatasetError
 from iapt_report.data.periods import EmptyPeriodError, Period, PeriodError
 from iapt_report.reference import instruments
 from iapt_report.sources.synthetic import generate
@@ -607,7 +608,7 @@ def test_scores_of_instruments_not_in_the_reference_are_kept_unchecked(tmp_path)
     load_dataset(tmp_path)
 
 
-@pytest.mark.parametrize("table, column", dataset.EVENT_DATE_COLUMNS)
+@pytest.mark.parametrize("table, column", schema.EVENT_DATE_COLUMNS)
 @pytest.mark.parametrize("day", ["1900-01-01", "2100-01-01", "2005-12-31"])
 def test_event_dates_outside_the_plausible_window_are_refused_by_both_loads(tmp_path, table, column, day):
     tables = tiny_dataset()
@@ -626,7 +627,7 @@ def test_event_dates_outside_the_plausible_window_are_refused_by_both_loads(tmp_
 
 
 def test_the_window_runs_to_a_year_after_today(tmp_path):
-    earliest, latest = dataset.event_date_window(date(2024, 2, 29))
+    earliest, latest = schema.event_date_window(date(2024, 2, 29))
     assert earliest == date(2006, 1, 1) and latest == date(2025, 2, 28)
     tables = tiny_dataset()
     tables["IDS201CareContact"].loc[4, "CareContDate"] = pd.Timestamp(date.today().replace(day=1))  # booked ahead

@@ -9,7 +9,10 @@ import pandas as pd
 import pytest
 
 from iapt_report.sources import synthetic
-from iapt_report.data.dataset import PANDAS_DTYPES, load_dataset, normalise, validate
+from iapt_report.data.dataset import load_dataset
+from iapt_report.data.reading import normalise
+from iapt_report.data.schema import PANDAS_DTYPES
+from iapt_report.data.validation import validate
 from iapt_report.reference import code_lists, dataset_schema, instruments
 
 START, END = date(2020, 9, 1), date(2020, 9, 30)
@@ -340,7 +343,8 @@ ENGINE_MEASURES = {
 
 @pytest.mark.slow
 def test_national_september_2020_matches_the_published_figures():
-    from iapt_report.data.dataset import connect, normalise
+    from iapt_report.data.reading import normalise
+    from iapt_report.data.store import connect
     from iapt_report.engine.measures import MeasureEngine
     from iapt_report.data.periods import Period
 

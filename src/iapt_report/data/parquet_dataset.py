@@ -4,7 +4,7 @@
 Parquet file whose columns already have the schema's types (text, dates or timestamps, whole
 numbers, numbers), DuckDB checks the files with one query per table and per reference, and the
 dataset's tables become DuckDB views that read the files, tidied exactly as
-:func:`dataset.normalise_table` tidies a frame. Nothing is copied into memory: a national year
+:func:`reading.normalise_table` tidies a frame. Nothing is copied into memory: a national year
 is checked in seconds and the pathway queries read the (already compressed) Parquet directly.
 
 The checks here only decide whether the dataset is clean. They are written to err one way: a
@@ -25,10 +25,13 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from . import dataset
-from .dataset import CODE_FORMATS, PANDAS_DTYPES, TABLES, Dataset, duckdb_backend
-from .duckdb_sql import identifier, string_literal
 from iapt_report.reference import code_lists
+
+from .duckdb_sql import identifier, string_literal
+from .reading import CODE_FORMATS, _two_digits, _unpadded
+from .schema import PANDAS_DTYPES, TABLES, event_date_window
+from .store import Dataset, duckdb_backend
+from .validation import score_ranges
 
 #: Every character Python's ``str.strip()`` removes (what pandas strips from text), for DuckDB's
 #: ``trim``, whose default removes spaces only.
@@ -95,7 +98,7 @@ class _Column:
     tidy: bool = False
 
     def tidied(self) -> str:
-        """SQL giving the column as :func:`dataset.normalise_table` types and tidies it."""
+        """SQL giving the column as :func:`reading.normalise_table` types and tidies it."""
         column = identifier(self.name)
         if self.kind == "string":
             text = f"CAST({column} AS VARCHAR)"
@@ -124,7 +127,7 @@ class _Column:
 
 _AS_READ = " as read"
 
-#: The DuckDB type of each schema type in the views (what dataset._copy_into gives the pandas path's tables)
+#: The DuckDB type of each schema type in the views (what store._copy_into gives the pandas path's tables)
 _VIEW_TYPES = {"string": "VARCHAR", "date": "TIMESTAMP", "integer": "BIGINT", "number": "DOUBLE"}
 
 
@@ -179,8 +182,8 @@ def _two_digits_sql(code: str) -> str:
     return _if_digits(code, f"(CASE WHEN length({unpadded}) < 2 THEN lpad({unpadded}, 2, '0') ELSE {unpadded} END)")
 
 
-#: The SQL of each tidy-up dataset.CODE_FORMATS applies (which says which columns get which).
-_TIDY_UPS_SQL = {dataset._unpadded: _unpadded_sql, dataset._two_digits: _two_digits_sql}
+#: The SQL of each tidy-up reading.CODE_FORMATS applies (which says which columns get which).
+_TIDY_UPS_SQL = {_unpadded: _unpadded_sql, _two_digits: _two_digits_sql}
 
 
 def _checks_pass(con: duckdb.DuckDBPyConnection, views: Mapping[str, _View]) -> bool:
@@ -252,12 +255,12 @@ def _checks(table: str) -> list[str]:
         if column["type"] == "number":
             counts.append(f"count(*) FILTER (WHERE isinf({value}))")
         if column.get("event_date"):
-            earliest, latest = dataset.event_date_window()
+            earliest, latest = event_date_window()
             counts.append(f"count(*) FILTER (WHERE {value} < {_timestamp(earliest)} OR {value} > {_timestamp(latest)})")
         if column.get("score_range_by"):
             instrument = identifier(column["score_range_by"])
             outside = " OR ".join(f"({instrument} = {string_literal(code)} AND ({value} < {low!r} OR {value} > {high!r}))"
-                                  for code, (_name, low, high) in dataset.score_ranges().items())
+                                  for code, (_name, low, high) in score_ranges().items())
             counts.append(f"count(*) FILTER (WHERE {outside})")
         if "codes" in column:
             allowed = ", ".join(string_literal(str(code)) for code in code_lists()[column["codes"]])

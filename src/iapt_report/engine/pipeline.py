@@ -7,7 +7,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from iapt_report.data.dataset import connect, event_date_range, load_dataset
+from iapt_report.data.dataset import event_date_range, load_dataset
+from iapt_report.data.store import connect
 from .disclosure import apply_disclosure
 from iapt_report.outputs.exports import input_hashes, publication_table, staged_folder, write_csv, write_manifest
 from .measures import MeasureEngine

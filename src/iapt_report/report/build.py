@@ -30,7 +30,9 @@ import papermill
 from tqdm import tqdm
 
 from . import safe_text
-from iapt_report.data.dataset import SYNTHETIC_MARKER, connect, event_date_range, load_dataset
+from iapt_report.data.dataset import event_date_range, load_dataset
+from iapt_report.data.schema import SYNTHETIC_MARKER
+from iapt_report.data.store import connect
 from iapt_report.engine.disclosure import apply_disclosure, disclosure_rule_text
 from iapt_report.outputs.exports import (file_sha256, input_hashes, package_versions, publication_table, staged_folder, write_csv,
                       write_manifest)

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from iapt_report.data.dataset import SYNTHETIC_MARKER
+from iapt_report.data.schema import SYNTHETIC_MARKER
 from iapt_report.outputs.exports import staged_folder
 from iapt_report.reference import dataset_schema
 
