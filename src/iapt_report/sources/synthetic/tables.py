@@ -1,5 +1,4 @@
-"""The schema's tables assembled from the months' snapshots: one builder per record type.
-"""
+"""The schema's tables assembled from the months' snapshots: one builder per record type."""
 
 from __future__ import annotations
 
