@@ -507,10 +507,10 @@ def _copy_sources(config: BuildConfig, staging: Path) -> None:
 def _write_about(staging: Path, synthetic: bool, data: ReportData, period: Period,
                  published: Path | None = None) -> None:
     """``variables/about.yml``: what the data are, the publication metadata and the notes that
-    depend on the source and period (see :func:`iapt_report.sections.about_statements`)."""
+    depend on the source and period (see :func:`iapt_report.report.sections.about.about_statements`)."""
     import yaml
 
-    from .sections import about_statements
+    from .sections.about import about_statements
 
     about = about_statements(data, synthetic=synthetic, published_name=Path(published).name if published else None)
     rule = disclosure_rule_text()
