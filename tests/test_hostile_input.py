@@ -447,14 +447,14 @@ KILL_POINTS = [
 BUILD_HELD_IN_RENDER = """
 import sys, time
 from pathlib import Path
-from iapt_report.report import build
 from iapt_report.cli import main
+from iapt_report.report.build import report_folder
 
 def held(*args, **kwargs):
     Path(sys.argv[1]).write_text("rendering")
     time.sleep(600)
 
-build.render_report = held
+report_folder.render_report = held
 sys.exit(main(sys.argv[2:]))
 """
 
