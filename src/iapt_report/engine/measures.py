@@ -4,6 +4,9 @@
 per (geography, breakdown, measure), in NHS Digital's monthly CSV layout plus
 ``STATISTIC``/``BASE_MEASURE_ID`` (what disclosure control needs) and ``MEASURE_VALUE``.
 Every step is an Ibis expression; only the aggregated result comes back as pandas.
+
+Kept as one module: building the expressions, aggregating and reshaping them into the long table
+are one query, read top to bottom.
 """
 
 from __future__ import annotations

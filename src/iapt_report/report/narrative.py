@@ -13,6 +13,9 @@ hold throughout:
   included (and named as such); a rate resting on a small base says so.
 
 Dates are written for readers: "September 2020", a financial year as "2020-21".
+
+Kept as one module: the rules of wording (how a period, a change, a comparison or an extreme is
+said) are read and changed together.
 """
 
 from __future__ import annotations

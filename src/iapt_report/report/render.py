@@ -16,6 +16,9 @@ hand gives the same report.
 Outputs are written to a temporary name and renamed into place, so a failed render never
 leaves a half-written report; every failure, a warning from Quarto included, ends in one
 ``RenderError`` saying what to fix.
+
+Kept as one module: the two renderers are held to the same report, so what they share (front
+matter, page templates, the banner, running tools, writing outputs in one step) stays beside both.
 """
 
 from __future__ import annotations

@@ -25,6 +25,9 @@ Layouts (docs/published-data.md):
 Parquet files are read with pyarrow filters (periods, organisations) so that only the rows a
 report needs are loaded. A file in none of these layouts raises ``PublishedFileError`` naming
 the columns expected and the columns found.
+
+Kept as one module: every layout is read into the same table and checked by the same steps
+(:func:`_finish`), so the layouts and what they share stay side by side.
 """
 
 from __future__ import annotations
