@@ -18,28 +18,17 @@ import ibis
 import numpy as np
 import pandas as pd
 
-from .pathways import PATHWAY_KEY, derive_pathways, is_attended
 from iapt_report.data.periods import Period
+from iapt_report.outputs.exports import publication_columns
 from iapt_report.reference import code_lists
+
+from .pathways import PATHWAY_KEY, derive_pathways, is_attended
 from .registry import Measure, load_registry
 
-MEASURE_COLUMNS = [
-    "REPORTING_PERIOD_START",
-    "REPORTING_PERIOD_END",
-    "GROUP_TYPE",
-    "ORG_CODE1",
-    "ORG_NAME1",
-    "ORG_CODE2",
-    "ORG_NAME2",
-    "VARIABLE_TYPE",
-    "VARIABLE_A",
-    "VARIABLE_B",
-    "MEASURE_ID",
-    "MEASURE_NAME",
-    "STATISTIC",
-    "BASE_MEASURE_ID",
-    "MEASURE_VALUE",
-]
+#: The unrounded measures table: the publication layout with its breakdown columns, and in place
+#: of the published value what disclosure control needs (the statistic, the base measure) and the
+#: value itself.
+MEASURE_COLUMNS = [*publication_columns(breakdowns=True)[:-1], "STATISTIC", "BASE_MEASURE_ID", "MEASURE_VALUE"]
 
 
 @dataclass(frozen=True)

@@ -196,13 +196,19 @@ def _formula_safe_sql(column: str) -> str:
             f" THEN {string_literal(FORMULA_ESCAPE)} || {column} ELSE {column} END")
 
 
+def publication_columns(breakdowns: bool) -> list[str]:
+    """NHS Digital's CSV layout: :data:`PUBLICATION_COLUMNS`, with the breakdown columns after the
+    organisation columns when ``breakdowns``."""
+    columns = list(PUBLICATION_COLUMNS)
+    if breakdowns:
+        columns[7:7] = BREAKDOWN_COLUMNS
+    return columns
+
+
 def publication_table(published: pd.DataFrame) -> pd.DataFrame:
     """NHS Digital's monthly CSV layout; breakdown columns added only when the table has breakdowns."""
     has_breakdowns = "VARIABLE_TYPE" in published and (published["VARIABLE_TYPE"] != "Total").any()
-    columns = list(PUBLICATION_COLUMNS)
-    if has_breakdowns:
-        columns[7:7] = BREAKDOWN_COLUMNS
-    return published[columns]
+    return published[publication_columns(has_breakdowns)]
 
 
 def file_sha256(path: Path) -> str:

@@ -37,6 +37,8 @@ from pathlib import Path
 
 import yaml
 
+from .section_output import variable_value
+
 TEMPLATES = Path(__file__).parent / "report_templates"
 BANNER_TEXT = "These figures are built from SYNTHETIC data: they are not official statistics"
 RENDERERS = ("auto", "quarto", "fallback")
@@ -315,12 +317,7 @@ class _Expander:
         return str(value)
 
     def _lookup(self, key: str):
-        value = self._load_variables()
-        for part in key.split("."):
-            if not isinstance(value, dict) or part not in value:
-                return None
-            value = value[part]
-        return value
+        return variable_value(self._load_variables(), key)
 
     def _load_variables(self) -> dict:
         if self._variables is None:

@@ -73,6 +73,17 @@ class SectionOutput:
         return path
 
 
+def variable_value(variables: dict, key: str):
+    """The value at a dotted key (``key_facts.recovery_rate``) of the report's variables, or None
+    when it is not set."""
+    value = variables
+    for part in key.split("."):
+        if not isinstance(value, dict) or part not in value:
+            return None
+        value = value[part]
+    return value
+
+
 def markdown_table(frame: pd.DataFrame) -> str:
     """A pandoc/Quarto pipe table of text cells; numbers right-aligned when a column looks numeric."""
     columns = [safe_text.markdown(c) for c in frame.columns]

@@ -22,7 +22,7 @@ from iapt_report.report import safe_text
 from iapt_report.report.render import render_report
 from iapt_report.report.report_check import check_report
 from iapt_report.report.report_data import ENGLAND, ReportData
-from iapt_report.report.section_output import merge_variables
+from iapt_report.report.section_output import merge_variables, variable_value
 
 from .config import SECTIONS, BuildConfig
 from .notebooks import _run_notebooks
@@ -174,8 +174,8 @@ def adapt_sources(staging: Path, sections: list[str] | None = None, *, drop_unse
         kept = []
         for line in text.splitlines():
             keys = _VAR.findall(line)
-            empty = [key for key in keys if _lookup(variables, key) == ""]
-            unset = [key for key in keys if _lookup(variables, key) is None] if drop_unset else []
+            empty = [key for key in keys if variable_value(variables, key) == ""]
+            unset = [key for key in keys if variable_value(variables, key) is None] if drop_unset else []
             if empty or unset:
                 left_out.append(f"{path.name}: line needing {', '.join(empty + unset)}")
             else:
@@ -183,11 +183,3 @@ def adapt_sources(staging: Path, sections: list[str] | None = None, *, drop_unse
         path.write_text("\n".join(kept) + "\n", encoding="utf-8")
     return left_out
 
-
-def _lookup(variables: dict, key: str):
-    value = variables
-    for part in key.split("."):
-        if not isinstance(value, dict) or part not in value:
-            return None
-        value = value[part]
-    return value
