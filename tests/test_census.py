@@ -8,10 +8,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from iapt_report.report import census, census_files
-from iapt_report.report.census import CensusError, census_population, rate_summary, rates_per_100k, representation
 from iapt_report import reference
 from iapt_report.reference import code_lists
+from iapt_report.report import census, census_files
+from iapt_report.report.census import CensusError, census_population, rate_summary, rates_per_100k, representation
 
 SHARED_REFERENCE = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "reference"
 PACKAGE_REFERENCE = Path(reference.__file__).parent

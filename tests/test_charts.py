@@ -15,13 +15,11 @@ import pandas as pd
 import pytest
 from matplotlib.collections import PathCollection
 from matplotlib.figure import Figure
-
 from matplotlib.legend import Legend
 from matplotlib.text import Text
 
 from iapt_report.report import charts, funnel
 from iapt_report.report.charts import ChartError, ChartRef, publishable_values, save_chart
-
 
 # --- funnel plot and disclosure -------------------------------------------------------------
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import io
 import json
 import os
 import re
@@ -33,15 +32,15 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from fixtures_dataset import PHQ9, tiny_dataset, write_dataset
+from iapt_report.cli import main
 from iapt_report.data import schema
+from iapt_report.data.dataset import load_dataset
+from iapt_report.data.periods import EmptyPeriodError, Period, PeriodError
+from iapt_report.data.problems import DatasetError
 from iapt_report.outputs import exports, paths
+from iapt_report.reference import instruments
 from iapt_report.report.build import BuildConfig, BuildError, build_reports, write_index
 from iapt_report.report.charts import save_chart
-from iapt_report.cli import main
-from iapt_report.data.dataset import load_dataset
-from iapt_report.data.problems import DatasetError
-from iapt_report.data.periods import EmptyPeriodError, Period, PeriodError
-from iapt_report.reference import instruments
 from iapt_report.sources.synthetic import generate
 from iapt_report.sources.synthetic import write_dataset as write_synthetic
 
@@ -82,7 +81,7 @@ PUBLISHED_HEADER = ("REPORTING_PERIOD_START,REPORTING_PERIOD_END,GROUP_TYPE,ORG_
 def published_csv(folder: Path, rows: list[tuple[str, str, str, str, str]]) -> Path:
     """A monthly published CSV for September 2025: rows of (group type, org code, measure, name, value)."""
     path = folder / "published.csv"
-    lines = [f"2025-09-01,2025-09-30,England,all,all SubICBs,all,all Providers,M001,Count_ReferralsReceived,154572\n"]
+    lines = ["2025-09-01,2025-09-30,England,all,all SubICBs,all,all Providers,M001,Count_ReferralsReceived,154572\n"]
     for group, code, measure, name, value in rows:
         lines.append(f"2025-09-01,2025-09-30,{group},all,all SubICBs,{code},A TRUST,{measure},{name},{value}\n")
     path.write_text(PUBLISHED_HEADER + "".join(lines), encoding="utf-8")

@@ -18,10 +18,10 @@ import pytest
 
 from fixtures_dataset import tiny_dataset, write_dataset
 from iapt_report.data import schema, store
-from iapt_report.sources import synthetic
 from iapt_report.data.dataset import load_dataset
-from iapt_report.data.problems import DatasetError
 from iapt_report.data.parquet_dataset import open_parquet_dataset
+from iapt_report.data.problems import DatasetError
+from iapt_report.sources import synthetic
 
 
 def located(folder: Path) -> dict[str, Path]:

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from iapt_report.engine.measures import MEASURE_COLUMNS
+from iapt_report.engine.registry import load_registry
 from iapt_report.sources.published import (
     PUBLISHED_COLUMNS,
     PublishedFileError,
@@ -20,7 +21,6 @@ from iapt_report.sources.published import (
     read_published,
     statistic_from_name,
 )
-from iapt_report.engine.registry import load_registry
 
 PUBLISHED = Path(__file__).resolve().parents[2] / "shared" / "data" / "published"
 MONTHLY = PUBLISHED / "monthly_2021-01_to_2025-12.parquet"

@@ -6,9 +6,9 @@ import math
 
 import pandas as pd
 
-from iapt_report.report import narrative, sections
-from iapt_report.engine.measures import MEASURE_COLUMNS
 from iapt_report.data.periods import Period
+from iapt_report.engine.measures import MEASURE_COLUMNS
+from iapt_report.report import narrative, sections
 from iapt_report.report.report_data import ReportData
 
 YEAR = Period.parse("2015-16")

@@ -8,12 +8,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from iapt_report.sources import synthetic
 from iapt_report.data.dataset import load_dataset
 from iapt_report.data.reading import normalise
 from iapt_report.data.schema import PANDAS_DTYPES
 from iapt_report.data.validation import validate
 from iapt_report.reference import code_lists, dataset_schema, instruments
+from iapt_report.sources import synthetic
 
 START, END = date(2020, 9, 1), date(2020, 9, 30)
 SMALL = 0.02  # about 2,600 referrals a month
@@ -343,10 +343,10 @@ ENGINE_MEASURES = {
 
 @pytest.mark.slow
 def test_national_september_2020_matches_the_published_figures():
+    from iapt_report.data.periods import Period
     from iapt_report.data.reading import normalise
     from iapt_report.data.store import connect
     from iapt_report.engine.measures import MeasureEngine
-    from iapt_report.data.periods import Period
 
     tables = synthetic.generate(START, END, scale=1.0)
     # as the pipeline reads them: padded codes such as ' 5' are tidied on loading

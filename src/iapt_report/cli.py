@@ -59,8 +59,8 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "command", None):
         parser.print_help()
         return 2
-    from iapt_report.data.problems import DatasetError
     from iapt_report.data.periods import PeriodError
+    from iapt_report.data.problems import DatasetError
     from iapt_report.outputs.paths import OutputPathError
     from iapt_report.report.build import BuildError
     from iapt_report.sources.published import PublishedFileError

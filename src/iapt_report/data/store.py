@@ -15,7 +15,6 @@ import ibis
 import pandas as pd
 import pyarrow
 
-
 #: The most memory DuckDB may use for the dataset's tables and the queries on them; beyond it
 #: DuckDB spills to a temporary folder of its own (its default limit is 80% of the machine's RAM,
 #: which let a national year reach 10 GB). The environment variable ``IAPT_DUCKDB_MEMORY_LIMIT``

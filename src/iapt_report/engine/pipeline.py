@@ -8,12 +8,13 @@ from pathlib import Path
 from tqdm import tqdm
 
 from iapt_report.data.dataset import event_date_range, load_dataset
-from iapt_report.data.store import connect
-from .disclosure import apply_disclosure
-from iapt_report.outputs.exports import input_hashes, publication_table, staged_folder, write_csv, write_manifest
-from .measures import MeasureEngine
-from iapt_report.outputs.paths import check_replaceable, check_writable, inside, separate_folders
 from iapt_report.data.periods import Period, check_periods_have_data
+from iapt_report.data.store import connect
+from iapt_report.outputs.exports import input_hashes, publication_table, staged_folder, write_csv, write_manifest
+from iapt_report.outputs.paths import check_replaceable, check_writable, inside, separate_folders
+
+from .disclosure import apply_disclosure
+from .measures import MeasureEngine
 from .registry import measure_metadata
 
 

@@ -25,8 +25,8 @@ import pandas as pd
 
 from iapt_report import __version__
 from iapt_report.data.duckdb_sql import identifier, string_literal
-from .paths import (check_replaceable, exchange_folders, inside, remove_stale_staging, replace_problem,
-                    signals_deferred)
+
+from .paths import check_replaceable, exchange_folders, inside, remove_stale_staging, replace_problem, signals_deferred
 
 PUBLICATION_COLUMNS = [
     "REPORTING_PERIOD_START",

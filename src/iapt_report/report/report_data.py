@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from iapt_report.engine.disclosure import SUPPRESSED, publish_cell
 from iapt_report.data.periods import Period
+from iapt_report.engine.disclosure import SUPPRESSED, publish_cell
 
 ENGLAND = "England"
 # GROUP_TYPE in which an organisation code is looked for, and which ORG_CODE column holds it

@@ -44,10 +44,10 @@ import pandas as pd
 import pyarrow
 import pyarrow.parquet as pq
 
-from iapt_report.engine.measures import MEASURE_COLUMNS
 from iapt_report.data.periods import Period
-from iapt_report.reference import _read_text
+from iapt_report.engine.measures import MEASURE_COLUMNS
 from iapt_report.engine.registry import load_registry
+from iapt_report.reference import _read_text
 
 PUBLISHED_COLUMNS = [*MEASURE_COLUMNS, "SUPPRESSED", "PUBLISHED_VALUE", "COUNTS"]
 SUPPRESSED_MARKER = "*"

@@ -38,11 +38,29 @@ the names below: ``from iapt_report.report import charts``, then ``charts.bar_ch
 from .bars import bar_chart, rate_comparison_chart, stacked_share_chart
 from .funnel_plot import funnel_plot
 from .lines import line_chart
-from .saving import (NOT_AVAILABLE_NOTE, SUPPRESSED_NOTE, ChartRef, machine_readable, publishable_values,
-                     save_chart)
-from .style import (ABOVE_COLOUR, BACKGROUND, BELOW_COLOUR, DPI, FONT_SIZE, HIGHLIGHT_COLOUR, LABEL_MAX_LINES,
-                    LABEL_WIDTH_CHARS, LIMIT_COLOUR, MAIN_COLOUR, OKABE_ITO, OWN_COLOUR, PALETTE, REFERENCE_COLOUR,
-                    WIDTH_INCHES, ChartError, contrast_ratio, label_text, relative_luminance, text_colour_on)
+from .saving import NOT_AVAILABLE_NOTE, SUPPRESSED_NOTE, ChartRef, machine_readable, publishable_values, save_chart
+from .style import (
+    ABOVE_COLOUR,
+    BACKGROUND,
+    BELOW_COLOUR,
+    DPI,
+    FONT_SIZE,
+    HIGHLIGHT_COLOUR,
+    LABEL_MAX_LINES,
+    LABEL_WIDTH_CHARS,
+    LIMIT_COLOUR,
+    MAIN_COLOUR,
+    OKABE_ITO,
+    OWN_COLOUR,
+    PALETTE,
+    REFERENCE_COLOUR,
+    WIDTH_INCHES,
+    ChartError,
+    contrast_ratio,
+    label_text,
+    relative_luminance,
+    text_colour_on,
+)
 
 __all__ = [
     "ABOVE_COLOUR", "BACKGROUND", "BELOW_COLOUR", "DPI", "FONT_SIZE", "HIGHLIGHT_COLOUR", "LABEL_MAX_LINES",

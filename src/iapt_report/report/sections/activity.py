@@ -8,12 +8,7 @@ from iapt_report.engine.disclosure import SUPPRESSED
 from iapt_report.reference import code_lists
 from iapt_report.report.report_data import ReportData, format_cell
 
-from .common import (
-    derived_count_cell,
-    derived_percentage,
-    derived_percentage_cell,
-    number_from_text,
-)
+from .common import derived_count_cell, derived_percentage, derived_percentage_cell, number_from_text
 
 # --- activity and waiting times ---------------------------------------------------------------
 

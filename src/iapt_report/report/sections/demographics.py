@@ -12,12 +12,7 @@ from iapt_report.reference import code_lists
 from iapt_report.report import census, narrative
 from iapt_report.report.report_data import ReportData, format_cell
 
-from .common import (
-    derived_count_cell,
-    derived_percentage_cell,
-    number_from_text,
-    rate_as_text,
-)
+from .common import derived_count_cell, derived_percentage_cell, number_from_text, rate_as_text
 from .outcomes import GROUP_ROW_LABELS
 
 # --- demographics and ethnicity ----------------------------------------------------------------

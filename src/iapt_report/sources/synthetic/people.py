@@ -11,14 +11,7 @@ import numpy as np
 import pandas as pd
 
 from .assumptions import ASSUMPTIONS
-from .columns import (
-    _PATHWAY_DIGITS,
-    _dates,
-    _frame,
-    _id_strings,
-    _label_strings,
-    _nullable_integers,
-)
+from .columns import _PATHWAY_DIGITS, _dates, _frame, _id_strings, _label_strings, _nullable_integers
 from .draws import _day_number, _hashed_uniforms, _mix, _mix_of
 from .organisations import Organisations, _subicb_of_patients
 

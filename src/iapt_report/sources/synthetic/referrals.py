@@ -14,17 +14,7 @@ import numpy as np
 from iapt_report.reference import code_lists, instruments
 
 from .assumptions import ASSUMPTIONS
-from .draws import (
-    NEVER,
-    _day_number,
-    _expand,
-    _expit,
-    _logit,
-    _lognormal_days,
-    _mix,
-    _mix_of,
-    expected_referrals,
-)
+from .draws import NEVER, _day_number, _expand, _expit, _logit, _lognormal_days, _mix, _mix_of, expected_referrals
 from .organisations import Organisations, _subicb_of_patients
 
 # Pathway kinds (what becomes of a referral)
