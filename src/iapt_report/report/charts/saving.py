@@ -32,7 +32,7 @@ def publishable_values(
     base_counts: pd.Series | None = None,
 ) -> pd.Series:
     """The values a chart may show: each published by the disclosure rule
-    (:func:`iapt_report.disclosure.publish_cell`) and read back as a number, NaN where the
+    (:func:`iapt_report.engine.disclosure.publish_cell`) and read back as a number, NaN where the
     cell is suppressed (``*``) or missing.
 
     Below England, counts come back rounded to the nearest 5 (under 5: NaN) and percentages
