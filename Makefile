@@ -28,7 +28,7 @@ export PATH := $(if $(wildcard $(QUARTO_PREFIX)/quarto),$(QUARTO_PREFIX):,)$(PAT
 # extra pytest arguments, e.g. make test PYTEST_ARGS="-x -k disclosure"
 PYTEST_ARGS ?=
 
-.PHONY: help venv quarto page-check test test-fast report benchmark clean
+.PHONY: help venv quarto page-check test test-fast lint report benchmark clean
 
 help: ## List the targets
 	@echo "Usage: make <target>"
@@ -63,6 +63,10 @@ test: venv ## Run every test, slow ones included (as CI does), on 2 workers
 test-fast: venv ## Run the tests without the slow national-scale checks
 	$(PY) -m pytest -n 2 -m "not slow" tests $(PYTEST_ARGS)
 
+lint: venv ## Lint with ruff and type-check src/ with mypy (as pre-commit and the tests do)
+	$(VENV)/bin/ruff check src tests benchmarks notebooks
+	$(VENV)/bin/mypy
+
 report: venv ## Build the September 2020 monthly and 2020-21 annual reports from the embedded synthetic data
 	$(CLI) synthesize --start $(SYNTHETIC_START) --end $(SYNTHETIC_END) --scale $(SYNTHETIC_SCALE) --out $(SYNTHETIC)
 	$(CLI) build --kind monthly --period 2020-09 --data $(SYNTHETIC) --output $(OUTPUT)
@@ -74,5 +78,5 @@ benchmark: venv ## Run the benchmarks
 	$(PY) benchmarks/bench_render.py
 
 clean: ## Remove generated data, outputs and caches (keeps .venv)
-	rm -rf _output _build _data benchmarks/_work .pytest_cache .hypothesis src/*.egg-info
+	rm -rf _output _build _data benchmarks/_work .pytest_cache .hypothesis .mypy_cache .ruff_cache src/*.egg-info
 	find . -path ./$(VENV) -prune -o -type d -name __pycache__ -print0 | xargs -0 rm -rf

@@ -17,8 +17,8 @@ import statistics
 import time
 from pathlib import Path
 
-from iapt_report.build import BuildConfig, build_reports
-from iapt_report.render import quarto_available, render_report
+from iapt_report.report.build import BuildConfig, build_reports
+from iapt_report.report.render import quarto_available, render_report
 
 WORK = Path(__file__).parent / "_work"
 REPOSITORY = Path(__file__).resolve().parents[1]

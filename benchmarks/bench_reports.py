@@ -17,7 +17,7 @@ import shutil
 import time
 from pathlib import Path
 
-from iapt_report.build import BuildConfig, build_reports
+from iapt_report.report.build import BuildConfig, build_reports
 
 WORK = Path(__file__).parent / "_work"
 

@@ -18,10 +18,11 @@ import time
 from datetime import date
 from pathlib import Path
 
-from iapt_report.dataset import DUCKDB_MEMORY_LIMIT, connect, load_dataset
-from iapt_report.measures import MeasureEngine
-from iapt_report.periods import Period
-from iapt_report.synthetic import generate, write_dataset
+from iapt_report.data.dataset import load_dataset
+from iapt_report.data.periods import Period
+from iapt_report.data.store import DUCKDB_MEMORY_LIMIT, connect
+from iapt_report.engine.measures import MeasureEngine
+from iapt_report.sources.synthetic import generate, write_dataset
 
 WORK = Path(__file__).parent / "_work"
 

@@ -27,16 +27,17 @@ measures_path = "measures_unrounded.parquet"
 build_dir = "."
 
 # %%
-from iapt_report import charts, sections
-from iapt_report.report_data import ReportData
-from iapt_report.section_output import SectionOutput
+from iapt_report.reference import code_lists
+from iapt_report.report import charts, sections
+from iapt_report.report.report_data import ReportData
+from iapt_report.report.section_output import SectionOutput
 
 data = ReportData.open(measures_path, period, org)
 out = SectionOutput(build_dir, "activity_waiting")
 when = sections.period_name(data)
 # each part needs these measures; a part whose measures the input does not hold says so in one
 # line and is left out
-end_rules = sections.code_lists()
+end_rules = code_lists()
 PARTS = {
     "sources": ["M001", "M002", "M003"],
     "waits": ["M031", *sections.WAIT_BANDS.values(), "M036", "M037", "M048", "M049"],

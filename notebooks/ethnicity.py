@@ -31,9 +31,9 @@ build_dir = "."
 # %%
 import pandas as pd
 
-from iapt_report import census, charts, narrative, sections
-from iapt_report.report_data import ReportData
-from iapt_report.section_output import SectionOutput
+from iapt_report.report import census, charts, narrative, sections
+from iapt_report.report.report_data import ReportData
+from iapt_report.report.section_output import SectionOutput
 
 data = ReportData.open(measures_path, period, org)
 out = SectionOutput(build_dir, "ethnicity")

@@ -28,9 +28,9 @@ measures_path = "measures_unrounded.parquet"
 build_dir = "."
 
 # %%
-from iapt_report import charts, narrative, sections
-from iapt_report.report_data import ReportData
-from iapt_report.section_output import SectionOutput
+from iapt_report.report import charts, narrative, sections
+from iapt_report.report.report_data import ReportData
+from iapt_report.report.section_output import SectionOutput
 
 data = ReportData.open(measures_path, period, org)
 out = SectionOutput(build_dir, "outcomes")

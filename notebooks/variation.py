@@ -27,9 +27,9 @@ measures_path = "measures_unrounded.parquet"
 build_dir = "."
 
 # %%
-from iapt_report import charts, narrative, sections
-from iapt_report.report_data import ReportData
-from iapt_report.section_output import SectionOutput
+from iapt_report.report import charts, narrative, sections
+from iapt_report.report.report_data import ReportData
+from iapt_report.report.section_output import SectionOutput
 
 data = ReportData.open(measures_path, period, org)
 out = SectionOutput(build_dir, "variation")
@@ -77,7 +77,7 @@ else:
     display(region_table)
 
 # %%
-from iapt_report import funnel
+from iapt_report.report import funnel
 
 providers = sections.recovery_by_organisation(data, "Provider")
 plotted = providers[(providers.denominator >= 5) & providers.recovery_rate.notna()].copy()  # as published

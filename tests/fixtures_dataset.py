@@ -25,7 +25,7 @@ def _integers(*values: int | None) -> pd.Series:
 
 
 def tiny_dataset() -> dict[str, pd.DataFrame]:
-    """All nine tables, typed as dataset.read_tables returns them, and valid."""
+    """All nine tables, typed as reading.read_tables returns them, and valid."""
     return {
         "IDS001MPI": pd.DataFrame({
             "RecordNumber": _text("R001", "R002", "R003", "R004"),

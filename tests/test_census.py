@@ -8,12 +8,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from iapt_report import census
-from iapt_report.census import CensusError, census_population, rate_summary, rates_per_100k, representation
+from iapt_report import reference
 from iapt_report.reference import code_lists
+from iapt_report.report import census, census_files
+from iapt_report.report.census import CensusError, census_population, rate_summary, rates_per_100k, representation
 
 SHARED_REFERENCE = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "reference"
-PACKAGE_REFERENCE = Path(census.__file__).parent / "reference"
+PACKAGE_REFERENCE = Path(reference.__file__).parent
 
 # published 2011 Census totals for England (ONS; ../shared/data/README.md and the summary file)
 ALL_PERSONS = 53_012_456
@@ -65,8 +66,8 @@ def test_shipped_16_plus_figures_match_the_ons_summary():
 
 
 def test_shipped_files_are_exactly_what_the_ons_table_gives(tmp_path):
-    _shared(census.DC2101EW_FILE)
-    written = census.build_reference_files(SHARED_REFERENCE, tmp_path)
+    _shared(census_files.DC2101EW_FILE)
+    written = census_files.build_reference_files(SHARED_REFERENCE, tmp_path)
     for path in written:
         assert path.read_bytes() == (PACKAGE_REFERENCE / path.name).read_bytes(), path.name
 
@@ -132,8 +133,8 @@ def test_age_35_is_a_fifth_of_the_35_to_39_band_per_sex():
 
 @pytest.mark.parametrize("n", [0, 1, 2, 3, 4, 5, 1_765_582, 1_783_534, 3_549_116])
 def test_pro_rata_parts_add_back_to_the_band(n):
-    lower = census._pro_rata(n, 1, 5, upper_part=False)
-    upper = census._pro_rata(n, 4, 5, upper_part=True)
+    lower = census_files._pro_rata(n, 1, 5, upper_part=False)
+    upper = census_files._pro_rata(n, 4, 5, upper_part=True)
     assert lower + upper == n
     assert abs(lower - n / 5) <= 0.5
 

@@ -15,13 +15,11 @@ import pandas as pd
 import pytest
 from matplotlib.collections import PathCollection
 from matplotlib.figure import Figure
-
 from matplotlib.legend import Legend
 from matplotlib.text import Text
 
-from iapt_report import charts, funnel
-from iapt_report.charts import ChartError, ChartRef, publishable_values, save_chart
-
+from iapt_report.report import charts, funnel
+from iapt_report.report.charts import ChartError, ChartRef, publishable_values, save_chart
 
 # --- funnel plot and disclosure -------------------------------------------------------------
 
@@ -303,7 +301,7 @@ def test_png_has_no_software_or_date_metadata(tmp_path):
 def test_separate_processes_give_byte_identical_png(tmp_path):
     script = textwrap.dedent("""
         import sys, pandas as pd
-        from iapt_report import charts
+        from iapt_report.report import charts
         data = pd.DataFrame({"group": ["A", "B", "C"], "value": [3.0, 1.5, 2.25]})
         fig = charts.bar_chart(data, "group", "value", title="A is highest", value_label="Value")
         charts.save_chart(fig, "same", title="t", alt_text="a", data=data, out_dir=sys.argv[1])

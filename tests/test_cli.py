@@ -7,10 +7,9 @@ import json
 import pandas as pd
 import pytest
 
-from iapt_report.cli import main
-from iapt_report.disclosure import is_publishable_cell
-
 from fixtures_dataset import tiny_dataset, write_dataset
+from iapt_report.cli import main
+from iapt_report.engine.disclosure import is_publishable_cell
 
 
 @pytest.fixture

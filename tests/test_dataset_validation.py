@@ -1,4 +1,4 @@
-"""Loading and validating the record-level input dataset (iapt_report.dataset).
+"""Loading and validating the record-level input dataset (iapt_report.data.dataset).
 
 Each test breaks the tiny valid dataset in one way and checks that the error names the file,
 the column and how many rows are affected.
@@ -14,8 +14,10 @@ import pandas as pd
 import pytest
 
 from fixtures_dataset import tiny_dataset, write_dataset
-from iapt_report import dataset
-from iapt_report.dataset import DatasetError, Problem, load_dataset, validate
+from iapt_report.data import reading, schema, store, validation
+from iapt_report.data.dataset import load_dataset
+from iapt_report.data.problems import DatasetError, Problem
+from iapt_report.data.validation import validate
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "dataset.md"
 
@@ -53,10 +55,10 @@ def test_valid_dataset_loads_typed(tmp_path, fmt):
     expected = tiny_dataset()
     tables = load_dataset(written(expected, tmp_path, fmt))
 
-    assert set(tables) == set(dataset.TABLE_NAMES)
-    for name, spec in dataset.TABLES.items():
+    assert set(tables) == set(schema.TABLE_NAMES)
+    for name, spec in schema.TABLES.items():
         for column, column_spec in spec["columns"].items():
-            assert str(tables[name][column].dtype) == dataset.PANDAS_DTYPES[column_spec["type"]], (name, column)
+            assert str(tables[name][column].dtype) == schema.PANDAS_DTYPES[column_spec["type"]], (name, column)
         pd.testing.assert_frame_equal(tables[name], expected[name])
 
 
@@ -371,7 +373,7 @@ def test_loading_reports_what_checking_the_read_tables_reports(tmp_path):
 
     error = load_error(folder)
 
-    assert error.problems == dataset.find_problems(dataset.read_tables(folder))
+    assert error.problems == validation.find_problems(reading.read_tables(folder))
     # R003 is repeated as R001, so the referral of R003 also points at no patient
     assert [(Path(p.file).name, p.column) for p in error.problems] == [
         ("IDS001MPI.csv", "RecordNumber"),
@@ -384,9 +386,9 @@ def test_loading_reports_what_checking_the_read_tables_reports(tmp_path):
 
 
 def test_tables_are_loaded_after_the_tables_they_refer_to():
-    order = dataset.LOAD_ORDER
-    assert sorted(order) == sorted(dataset.TABLE_NAMES)
-    for table, spec in dataset.TABLES.items():
+    order = schema.LOAD_ORDER
+    assert sorted(order) == sorted(schema.TABLE_NAMES)
+    for table, spec in schema.TABLES.items():
         for column in spec["columns"].values():
             if column.get("references"):
                 assert order.index(column["references"].split(".")[0]) < order.index(table), table
@@ -440,13 +442,13 @@ def test_validate_in_memory_names_tables_without_a_source():
 
 def test_valid_tables_pass_validation_in_memory():
     assert validate(tiny_dataset()) is None
-    assert dataset.find_problems(tiny_dataset()) == []
+    assert validation.find_problems(tiny_dataset()) == []
 
 
 def test_connect_registers_every_table_with_ibis():
-    tables = dataset.normalise(tiny_dataset())
+    tables = reading.normalise(tiny_dataset())
 
-    ibis_tables = dataset.connect(tables)
+    ibis_tables = store.connect(tables)
 
     assert set(ibis_tables) == set(tables)
     assert ibis_tables["IDS201CareContact"].count().execute() == 5
@@ -456,9 +458,9 @@ def test_connect_registers_every_table_with_ibis():
 def test_a_loaded_dataset_is_handed_to_ibis_without_copying(tmp_path):
     loaded = load_dataset(written(tiny_dataset(), tmp_path, "parquet"))
 
-    ibis_tables = dataset.connect(loaded)
+    ibis_tables = store.connect(loaded)
 
-    assert isinstance(loaded, dataset.Dataset)
+    assert isinstance(loaded, store.Dataset)
     assert {t.get_backend() for t in ibis_tables.values()} == {loaded.backend}
     assert ibis_tables["IDS201CareContact"].count().execute() == 5
     assert ibis_tables["IDS101Referral"].schema()["ReferralRequestReceivedDate"].is_timestamp()
@@ -469,7 +471,7 @@ def test_a_loaded_dataset_can_be_copied_to_another_backend(tmp_path):
     loaded = load_dataset(written(tiny_dataset(), tmp_path, "parquet"))
     con = ibis.duckdb.connect()
 
-    ibis_tables = dataset.connect(loaded, con=con)
+    ibis_tables = store.connect(loaded, con=con)
 
     assert ibis_tables["IDS606CodedScoreAssessmentRefer"].count().execute() == 4
     assert "IDS606CodedScoreAssessmentRefer" in con.list_tables()
@@ -477,7 +479,7 @@ def test_a_loaded_dataset_can_be_copied_to_another_backend(tmp_path):
 
 def test_connect_uses_the_backend_given():
     con = ibis.duckdb.connect()
-    dataset.connect({"OrgProvider": tiny_dataset()["OrgProvider"]}, con=con)
+    store.connect({"OrgProvider": tiny_dataset()["OrgProvider"]}, con=con)
     assert "OrgProvider" in con.list_tables()
 
 
@@ -487,8 +489,8 @@ def test_docs_list_every_table_and_column_as_in_the_schema():
     docs = DOCS.read_text(encoding="utf-8")
     sections = re.split(r"^### ", docs, flags=re.MULTILINE)
     by_table = {section.split("`")[1]: section for section in sections[1:]}
-    assert set(by_table) == set(dataset.TABLE_NAMES)
-    for table, spec in dataset.TABLES.items():
+    assert set(by_table) == set(schema.TABLE_NAMES)
+    for table, spec in schema.TABLES.items():
         for column, column_spec in spec["columns"].items():
             required = "yes" if column_spec.get("required") else "no"
             row = f"| `{column}` | {column_spec['type']} | {required} |"

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from iapt_report.disclosure import (
+from iapt_report.engine.disclosure import (
     DisclosureError,
     apply_disclosure,
     disclosure_rule_text,

@@ -1,4 +1,4 @@
-"""Writing CSVs (iapt_report.exports.write_csv): the same bytes whichever writer is used."""
+"""Writing CSVs (iapt_report.outputs.exports.write_csv): the same bytes whichever writer is used."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pandas as pd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from iapt_report import exports
+from iapt_report.outputs import exports
 
 # text that needs quoting (commas, quotes, line breaks), spaces at the ends, non-ASCII, empty, missing
 cell = st.one_of(st.none(), st.text(alphabet=st.sampled_from(list('ab ,"\n\r\té£*0.5')), max_size=6))
@@ -48,7 +48,7 @@ def test_write_csv_hands_large_text_tables_to_duckdb_and_the_rest_to_pandas(tmp_
 def test_a_table_too_big_for_a_spreadsheet_is_split_by_level_and_zipped(tmp_path, monkeypatch):
     import zipfile
 
-    from iapt_report import exports
+    from iapt_report.outputs import exports
 
     levels = ["Provider", "England", "SubICB", "CommissioningRegion"]
     table = pd.DataFrame({"GROUP_TYPE": [levels[i % 4] for i in range(23)], "ORG_CODE1": [f"X{i:02d}" for i in range(23)],

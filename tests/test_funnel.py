@@ -10,8 +10,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from iapt_report import funnel
-from iapt_report.funnel import FunnelError, compare, estimate_dispersion, funnel_limits, outside_limits, winsorise
+from iapt_report.report import funnel
+from iapt_report.report.funnel import (
+    FunnelError,
+    compare,
+    estimate_dispersion,
+    funnel_limits,
+    outside_limits,
+    winsorise,
+)
 
 PUBLISHED = Path(__file__).resolve().parents[2] / "shared" / "data" / "published"
 
@@ -288,10 +295,10 @@ def test_published_providers_flagged_before_and_after_allowing_for_overdispersio
     path = PUBLISHED / file
     if not path.exists():
         pytest.skip(f"published data file {path} not present")
-    from iapt_report import sections
-    from iapt_report.periods import Period
-    from iapt_report.published import read_published
-    from iapt_report.report_data import ReportData
+    from iapt_report.data.periods import Period
+    from iapt_report.report import sections
+    from iapt_report.report.report_data import ReportData
+    from iapt_report.sources.published import read_published
 
     data = ReportData(read_published(path, periods=[period], totals_only=True), Period.parse(period), "England")
     providers = sections.recovery_by_organisation(data, "Provider")

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import io
 import json
 import os
 import re
@@ -33,15 +32,17 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from fixtures_dataset import PHQ9, tiny_dataset, write_dataset
-from iapt_report import dataset, exports, paths
-from iapt_report.build import BuildConfig, BuildError, build_reports, write_index
-from iapt_report.charts import save_chart
 from iapt_report.cli import main
-from iapt_report.dataset import DatasetError, load_dataset
-from iapt_report.periods import EmptyPeriodError, Period, PeriodError
+from iapt_report.data import schema
+from iapt_report.data.dataset import load_dataset
+from iapt_report.data.periods import EmptyPeriodError, Period, PeriodError
+from iapt_report.data.problems import DatasetError
+from iapt_report.outputs import exports, paths
 from iapt_report.reference import instruments
-from iapt_report.synthetic import generate
-from iapt_report.synthetic import write_dataset as write_synthetic
+from iapt_report.report.build import BuildConfig, BuildError, build_reports, write_index
+from iapt_report.report.charts import save_chart
+from iapt_report.sources.synthetic import generate
+from iapt_report.sources.synthetic import write_dataset as write_synthetic
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 FUNCTION_FIXTURE = [HealthCheck.function_scoped_fixture]
@@ -80,7 +81,7 @@ PUBLISHED_HEADER = ("REPORTING_PERIOD_START,REPORTING_PERIOD_END,GROUP_TYPE,ORG_
 def published_csv(folder: Path, rows: list[tuple[str, str, str, str, str]]) -> Path:
     """A monthly published CSV for September 2025: rows of (group type, org code, measure, name, value)."""
     path = folder / "published.csv"
-    lines = [f"2025-09-01,2025-09-30,England,all,all SubICBs,all,all Providers,M001,Count_ReferralsReceived,154572\n"]
+    lines = ["2025-09-01,2025-09-30,England,all,all SubICBs,all,all Providers,M001,Count_ReferralsReceived,154572\n"]
     for group, code, measure, name, value in rows:
         lines.append(f"2025-09-01,2025-09-30,{group},all,all SubICBs,{code},A TRUST,{measure},{name},{value}\n")
     path.write_text(PUBLISHED_HEADER + "".join(lines), encoding="utf-8")
@@ -445,14 +446,14 @@ KILL_POINTS = [
 BUILD_HELD_IN_RENDER = """
 import sys, time
 from pathlib import Path
-from iapt_report import build
 from iapt_report.cli import main
+from iapt_report.report.build import report_folder
 
 def held(*args, **kwargs):
     Path(sys.argv[1]).write_text("rendering")
     time.sleep(600)
 
-build.render_report = held
+report_folder.render_report = held
 sys.exit(main(sys.argv[2:]))
 """
 
@@ -606,7 +607,7 @@ def test_scores_of_instruments_not_in_the_reference_are_kept_unchecked(tmp_path)
     load_dataset(tmp_path)
 
 
-@pytest.mark.parametrize("table, column", dataset.EVENT_DATE_COLUMNS)
+@pytest.mark.parametrize("table, column", schema.EVENT_DATE_COLUMNS)
 @pytest.mark.parametrize("day", ["1900-01-01", "2100-01-01", "2005-12-31"])
 def test_event_dates_outside_the_plausible_window_are_refused_by_both_loads(tmp_path, table, column, day):
     tables = tiny_dataset()
@@ -625,7 +626,7 @@ def test_event_dates_outside_the_plausible_window_are_refused_by_both_loads(tmp_
 
 
 def test_the_window_runs_to_a_year_after_today(tmp_path):
-    earliest, latest = dataset.event_date_window(date(2024, 2, 29))
+    earliest, latest = schema.event_date_window(date(2024, 2, 29))
     assert earliest == date(2006, 1, 1) and latest == date(2025, 2, 28)
     tables = tiny_dataset()
     tables["IDS201CareContact"].loc[4, "CareContDate"] = pd.Timestamp(date.today().replace(day=1))  # booked ahead
@@ -765,7 +766,7 @@ def test_a_published_value_that_cannot_be_right_names_file_measure_org_and_perio
 
 
 def test_published_values_as_published_are_read(tmp_path):
-    from iapt_report.published import read_published
+    from iapt_report.sources.published import read_published
 
     source = published_csv(tmp_path, [("Provider", "RX4", "M001", "Count_ReferralsReceived", "*"),
                                       ("Provider", "RX4", "M053", "Percentage_Recovery", "100"),

@@ -28,12 +28,12 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from iapt_report import safe_text
-from iapt_report.build import BuildConfig, build_reports
-from iapt_report.charts import ChartRef
-from iapt_report.render import quarto_available, render_report
-from iapt_report.report_content import normal, pdf_text, read_html
-from iapt_report.section_output import SectionOutput
+from iapt_report.report import safe_text
+from iapt_report.report.build import BuildConfig, build_reports
+from iapt_report.report.charts import ChartRef
+from iapt_report.report.render import quarto_available, render_report
+from iapt_report.report.report_content import normal, pdf_text, read_html
+from iapt_report.report.section_output import SectionOutput
 
 PUBLISHED_MONTHLY = Path(__file__).resolve().parents[2] / "shared" / "data" / "published" / \
     "monthly_2021-01_to_2025-12.parquet"
@@ -138,7 +138,7 @@ def hostile_build_folder(folder: Path, names: list[str]) -> Path:
               caption=names[0])
     out.note("note", names[1])
     out.save()
-    from iapt_report.section_output import merge_variables
+    from iapt_report.report.section_output import merge_variables
     merge_variables(folder)
     figure = Figure(figsize=(4, 2), dpi=50)
     figure.add_subplot().plot([1, 2])

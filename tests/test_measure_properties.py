@@ -9,10 +9,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from iapt_report.measures import MeasureEngine
-from iapt_report.periods import Period
-
 from builders import DatasetBuilder
+from iapt_report.data.periods import Period
+from iapt_report.engine.measures import MeasureEngine
 
 SEPTEMBER = Period.parse("2020-09")
 BASE_DAY = date(2020, 6, 1)

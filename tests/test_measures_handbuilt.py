@@ -10,11 +10,10 @@ import math
 import pandas as pd
 import pytest
 
-from iapt_report.measures import MeasureEngine
-from iapt_report.pathways import derive_pathways
-from iapt_report.periods import Period
-
 from builders import DatasetBuilder
+from iapt_report.data.periods import Period
+from iapt_report.engine.measures import MeasureEngine
+from iapt_report.engine.pathways import derive_pathways
 
 SEPTEMBER = Period.parse("2020-09")
 

@@ -12,9 +12,9 @@ from datetime import date
 from hypothesis import given
 from hypothesis import strategies as st
 
-from iapt_report import narrative
-from iapt_report.narrative import Category, Point
-from iapt_report.periods import Period
+from iapt_report.data.periods import Period
+from iapt_report.report import narrative
+from iapt_report.report.narrative import Category, Point
 
 NAN = float("nan")
 FORBIDDEN = re.compile(r"\*|suppressed|not available|fewer than 5", re.IGNORECASE)

@@ -34,7 +34,7 @@ def test_notebook_matches_its_paired_script(path):
 
 
 def test_every_section_of_the_build_has_a_notebook():
-    from iapt_report.build import SECTIONS
+    from iapt_report.report.build import SECTIONS
 
     wanted = {name for sections in SECTIONS.values() for name in sections}
     assert wanted == {p.stem for p in NOTEBOOKS}

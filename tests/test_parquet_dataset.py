@@ -1,4 +1,4 @@
-"""Typed Parquet datasets checked and read in place by DuckDB (iapt_report.parquet_dataset).
+"""Typed Parquet datasets checked and read in place by DuckDB (iapt_report.data.parquet_dataset).
 
 The in-place path must load a clean dataset exactly as the pandas path does, and must never
 accept a dataset that the pandas path would refuse: any problem sends the load to pandas,
@@ -17,30 +17,32 @@ import pyarrow.parquet as pq
 import pytest
 
 from fixtures_dataset import tiny_dataset, write_dataset
-from iapt_report import dataset, synthetic
-from iapt_report.dataset import DatasetError, load_dataset
-from iapt_report.parquet_dataset import open_parquet_dataset
+from iapt_report.data import schema, store
+from iapt_report.data.dataset import load_dataset
+from iapt_report.data.parquet_dataset import open_parquet_dataset
+from iapt_report.data.problems import DatasetError
+from iapt_report.sources import synthetic
 
 
 def located(folder: Path) -> dict[str, Path]:
-    return {table: folder / f"{table}.parquet" for table in dataset.TABLE_NAMES}
+    return {table: folder / f"{table}.parquet" for table in schema.TABLE_NAMES}
 
 
-def views(loaded: dataset.Dataset) -> set[str]:
+def views(loaded: store.Dataset) -> set[str]:
     return {name for (name,) in loaded.backend.con.execute(
         "SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall()}
 
 
-def loaded_both_ways(folder: Path) -> tuple[dataset.Dataset, dataset.Dataset]:
+def loaded_both_ways(folder: Path) -> tuple[store.Dataset, store.Dataset]:
     in_place = load_dataset(folder)
     through_pandas = load_dataset(folder, parquet_in_place=False)
-    assert views(in_place) == set(dataset.TABLE_NAMES)
+    assert views(in_place) == set(schema.TABLE_NAMES)
     assert views(through_pandas) == set()
     return in_place, through_pandas
 
 
-def assert_same_tables(in_place: dataset.Dataset, through_pandas: dataset.Dataset) -> None:
-    for table in dataset.TABLE_NAMES:
+def assert_same_tables(in_place: store.Dataset, through_pandas: store.Dataset) -> None:
+    for table in schema.TABLE_NAMES:
         pd.testing.assert_frame_equal(in_place[table], through_pandas[table], obj=table)
         assert (in_place.backend.table(table).schema() == through_pandas.backend.table(table).schema()), table
 
@@ -50,7 +52,7 @@ def test_a_clean_parquet_dataset_is_read_in_place_through_views(tmp_path):
 
     loaded = load_dataset(tmp_path)
 
-    assert views(loaded) == set(dataset.TABLE_NAMES)
+    assert views(loaded) == set(schema.TABLE_NAMES)
     assert loaded.sources["OrgProvider"] == str(tmp_path / "OrgProvider.parquet")
 
 
@@ -195,10 +197,10 @@ def test_a_dataset_with_a_csv_table_is_read_through_pandas(tmp_path):
 
 def test_a_schema_rule_not_checked_in_place_sends_every_dataset_to_pandas(tmp_path, monkeypatch):
     write_dataset(tiny_dataset(), tmp_path)
-    columns = {**dataset.TABLES["IDS101Referral"]["columns"],
-               "EndCode": {**dataset.TABLES["IDS101Referral"]["columns"]["EndCode"], "pattern": "[0-9]+"}}
-    tables = {**dataset.TABLES, "IDS101Referral": {**dataset.TABLES["IDS101Referral"], "columns": columns}}
-    monkeypatch.setattr("iapt_report.parquet_dataset.TABLES", tables)
+    columns = {**schema.TABLES["IDS101Referral"]["columns"],
+               "EndCode": {**schema.TABLES["IDS101Referral"]["columns"]["EndCode"], "pattern": "[0-9]+"}}
+    tables = {**schema.TABLES, "IDS101Referral": {**schema.TABLES["IDS101Referral"], "columns": columns}}
+    monkeypatch.setattr("iapt_report.data.parquet_dataset.TABLES", tables)
 
     assert open_parquet_dataset(located(tmp_path)) is None
     assert views(load_dataset(tmp_path)) == set()

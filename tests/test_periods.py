@@ -2,7 +2,7 @@ from datetime import date
 
 import pytest
 
-from iapt_report.periods import Period, PeriodError
+from iapt_report.data.periods import Period, PeriodError
 
 
 def test_month():

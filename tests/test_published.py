@@ -9,8 +9,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from iapt_report.measures import MEASURE_COLUMNS
-from iapt_report.published import (
+from iapt_report.engine.measures import MEASURE_COLUMNS
+from iapt_report.engine.registry import load_registry
+from iapt_report.sources.published import (
     PUBLISHED_COLUMNS,
     PublishedFileError,
     annual_measure_map,
@@ -20,7 +21,6 @@ from iapt_report.published import (
     read_published,
     statistic_from_name,
 )
-from iapt_report.registry import load_registry
 
 PUBLISHED = Path(__file__).resolve().parents[2] / "shared" / "data" / "published"
 MONTHLY = PUBLISHED / "monthly_2021-01_to_2025-12.parquet"
@@ -181,7 +181,7 @@ def _annual_frame(rows, period="2017-18", start="2017-04-01", end="2018-03-31") 
 
 
 def test_annual_measure_not_met_before_is_left_out_with_a_warning(tmp_path):
-    from iapt_report.published import PublishedDataWarning
+    from iapt_report.sources.published import PublishedDataWarning
 
     rows = [("England", "All", "All", "Total", "NULL", "NULL", "referrals_received", "count", "1000"),
             ("England", "All", "All", "Total", "NULL", "NULL", "a_new_measure", "count", "7"),

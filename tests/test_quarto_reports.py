@@ -24,13 +24,12 @@ from pathlib import Path
 
 import pytest
 
-from iapt_report.build import BuildConfig, build_reports
-from iapt_report.render import BANNER_TEXT, quarto_available, render_report
-from iapt_report.report_check import check_report
-from iapt_report.report_content import normal, pdf_text, read_html
-from iapt_report.synthetic import generate, write_dataset
-
 from browser import check_pages, page_check_available, problems
+from iapt_report.report.build import BuildConfig, build_reports
+from iapt_report.report.render import BANNER_TEXT, quarto_available, render_report
+from iapt_report.report.report_check import check_report
+from iapt_report.report.report_content import normal, pdf_text, read_html
+from iapt_report.sources.synthetic import generate, write_dataset
 
 PUBLISHED = Path(__file__).resolve().parents[2] / "shared" / "data" / "published"
 MONTHLY = PUBLISHED / "monthly_2021-01_to_2025-12.parquet"

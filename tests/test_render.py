@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from iapt_report import render
-from iapt_report.render import BANNER_TEXT, RenderError, RenderWarning, expand_sources, render_report
+from iapt_report.report import render
+from iapt_report.report.render import BANNER_TEXT, RenderError, RenderWarning, expand_sources, render_report
 
 FIXTURE = Path(__file__).parent / "render_fixtures" / "basic"
 VALUES = ["September 2020", "132,237", "50.4%"]

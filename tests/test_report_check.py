@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from iapt_report.report_check import check_report
+from iapt_report.report.report_check import check_report
 
 
 def page(folder: Path, body: str, files: tuple[str, ...] = ()) -> Path:

@@ -16,11 +16,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from iapt_report.build import BuildConfig, build_reports
 from iapt_report.cli import main
-from iapt_report.exports import read_publication_files
-from iapt_report.report_data import format_for_text
-from iapt_report.synthetic import generate, write_dataset
+from iapt_report.outputs.exports import read_publication_files
+from iapt_report.report.build import BuildConfig, build_reports
+from iapt_report.report.report_data import format_for_text
+from iapt_report.sources.synthetic import generate, write_dataset
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 PROVIDER = "ZP007"  # the largest fictional provider in the synthetic organisations
@@ -245,9 +245,9 @@ def test_cli_build_exits_non_zero_when_a_report_fails(synthetic_data, tmp_path, 
 
 def test_trend_months_are_computed_only_for_england_and_the_reports_levels():
     """A provider's monthly report needs provider trends; the other levels are computed once only."""
-    from iapt_report.build import _measures_for
-    from iapt_report.measures import MEASURE_COLUMNS
-    from iapt_report.periods import Period
+    from iapt_report.data.periods import Period
+    from iapt_report.engine.measures import MEASURE_COLUMNS
+    from iapt_report.report.build.measure_sources import _measures_for
 
     def rows_of(period):
         row = dict.fromkeys(MEASURE_COLUMNS, "")

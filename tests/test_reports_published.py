@@ -14,10 +14,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from iapt_report.report_content import read_html
-
-from iapt_report.build import BuildConfig, build_reports
-from iapt_report.render import BANNER_TEXT
+from iapt_report.report.build import BuildConfig, build_reports
+from iapt_report.report.render import BANNER_TEXT
+from iapt_report.report.report_content import read_html
 
 PUBLISHED = Path(__file__).resolve().parents[2] / "shared" / "data" / "published"
 MONTHLY = PUBLISHED / "monthly_2021-01_to_2025-12.parquet"

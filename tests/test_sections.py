@@ -6,10 +6,10 @@ import math
 
 import pandas as pd
 
-from iapt_report import narrative, sections
-from iapt_report.measures import MEASURE_COLUMNS
-from iapt_report.periods import Period
-from iapt_report.report_data import ReportData
+from iapt_report.data.periods import Period
+from iapt_report.engine.measures import MEASURE_COLUMNS
+from iapt_report.report import narrative, sections
+from iapt_report.report.report_data import ReportData
 
 YEAR = Period.parse("2015-16")
 

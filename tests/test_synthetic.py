@@ -8,9 +8,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from iapt_report import synthetic
-from iapt_report.dataset import PANDAS_DTYPES, load_dataset, normalise, validate
-from iapt_report.reference import dataset_schema
+from iapt_report.data.dataset import load_dataset
+from iapt_report.data.reading import normalise
+from iapt_report.data.schema import PANDAS_DTYPES
+from iapt_report.data.validation import validate
+from iapt_report.reference import code_lists, dataset_schema, instruments
+from iapt_report.sources import synthetic
 
 START, END = date(2020, 9, 1), date(2020, 9, 30)
 SMALL = 0.02  # about 2,600 referrals a month
@@ -199,7 +202,7 @@ def test_referral_sources_are_mostly_self_and_gp(tables):
     sources = referrals.loc[referrals["ReferralRequestReceivedDate"] >= pd.Timestamp(START), "SourceOfReferralIAPT"]
     assert (sources == "B1").mean() == pytest.approx(0.60, abs=0.04)
     assert (sources == "A1").mean() == pytest.approx(0.30, abs=0.04)
-    assert sources.isna().any() or (~sources.isin(list(synthetic.code_lists()["source_of_referral"]))).any()
+    assert sources.isna().any() or (~sources.isin(list(code_lists()["source_of_referral"]))).any()
 
 
 def test_ages_are_mostly_adults_of_working_age(tables):
@@ -218,7 +221,7 @@ def test_appointment_codes_look_as_submitted(tables):
     assert (contacts["PlannedCareContIndicator"] == "N").any()
     assert contacts["IAPTLTCServiceInd"].eq("Y").any()
     therapies = set(tables["IDS202CareActivity"]["CodeProcAndProcStatus"])
-    assert therapies <= set(synthetic.code_lists()["therapy_types"])
+    assert therapies <= set(code_lists()["therapy_types"])
 
 
 def test_problem_descriptors_and_scores_are_recorded(tables):
@@ -226,7 +229,7 @@ def test_problem_descriptors_and_scores_are_recorded(tables):
     assert set(complaints["PresCompCodSig"].dropna()) == {"P", "S"}
     assert complaints["PresComp"].str.startswith(("F32", "F33")).mean() > 0.25
     scores = tables["IDS606CodedScoreAssessmentRefer"]
-    tools = synthetic.instruments()
+    tools = instruments()
     phq9 = scores.loc[scores["CodedAssToolType"] == tools["PHQ9"]["snomed_code"], "PersScore"]
     gad7 = scores.loc[scores["CodedAssToolType"] == tools["GAD7"]["snomed_code"], "PersScore"]
     assert phq9.between(0, 27).all() and gad7.between(0, 21).all()
@@ -261,7 +264,7 @@ def _handbuilt() -> dict[str, pd.DataFrame]:
     tables["IDS205InternetTherLog"] = frame("IDS205InternetTherLog", [
         ["L1", "P1", d("2020-09-08"), d("2020-09-14"), 40, "SilverCloud"],
     ])
-    phq, gad = synthetic.instruments()["PHQ9"]["snomed_code"], synthetic.instruments()["GAD7"]["snomed_code"]
+    phq, gad = instruments()["PHQ9"]["snomed_code"], instruments()["GAD7"]["snomed_code"]
     tables["IDS606CodedScoreAssessmentRefer"] = frame("IDS606CodedScoreAssessmentRefer", [
         ["S1", "P1", phq, 15, d("2020-07-10")], ["S2", "P1", gad, 12, d("2020-07-10")],
         ["S3", "P1", phq, 6, d("2020-09-14")], ["S4", "P1", gad, 5, d("2020-09-14")],
@@ -340,9 +343,10 @@ ENGINE_MEASURES = {
 
 @pytest.mark.slow
 def test_national_september_2020_matches_the_published_figures():
-    from iapt_report.dataset import connect, normalise
-    from iapt_report.measures import MeasureEngine
-    from iapt_report.periods import Period
+    from iapt_report.data.periods import Period
+    from iapt_report.data.reading import normalise
+    from iapt_report.data.store import connect
+    from iapt_report.engine.measures import MeasureEngine
 
     tables = synthetic.generate(START, END, scale=1.0)
     # as the pipeline reads them: padded codes such as ' 5' are tidied on loading

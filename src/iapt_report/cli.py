@@ -59,11 +59,11 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "command", None):
         parser.print_help()
         return 2
-    from .build import BuildError
-    from .dataset import DatasetError
-    from .paths import OutputPathError
-    from .periods import PeriodError
-    from .published import PublishedFileError
+    from iapt_report.data.periods import PeriodError
+    from iapt_report.data.problems import DatasetError
+    from iapt_report.outputs.paths import OutputPathError
+    from iapt_report.report.build import BuildError
+    from iapt_report.sources.published import PublishedFileError
 
     with _signals_stop_the_run():
         try:
@@ -197,8 +197,9 @@ MAX_SCALE = 10.0
 
 
 def _synthesize(args) -> int:
-    from .paths import check_writable
-    from .synthetic import _replace_problem, generate, write_dataset
+    from iapt_report.outputs.paths import check_writable
+    from iapt_report.sources.synthetic import generate, write_dataset
+    from iapt_report.sources.synthetic.generator import _replace_problem
 
     if args.end < args.start:
         raise UserError(f"--end {args.end} is before --start {args.start}")
@@ -232,8 +233,8 @@ def _synthetic_marker(args) -> dict:
 
 
 def _measures(args) -> int:
-    from .pipeline import write_measures
-    from .periods import Period
+    from iapt_report.data.periods import Period
+    from iapt_report.engine.pipeline import write_measures
 
     periods = [Period.parse(p) for p in args.period]
     if not args.data.is_dir():
@@ -253,7 +254,7 @@ def _measures(args) -> int:
 
 
 def _build(args) -> int:
-    from .build import BuildConfig, build_reports
+    from iapt_report.report.build import BuildConfig, build_reports
 
     config = BuildConfig.from_file(args.config) if args.config else BuildConfig()
     for option, attribute in (("kind", "kind"), ("period", "periods"), ("org", "orgs"), ("data", "data"),

@@ -1,0 +1,162 @@
+"""The measure registry (reference/measures.yaml) as typed definitions, and its metadata file."""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import pandas as pd
+import yaml
+
+from iapt_report.reference import _read_text
+
+STATISTICS = ("count", "sum", "mean", "median", "max", "min", "percentage")
+UNITS = ("pathway", "appointment", "internet_log")
+
+
+class RegistryError(ValueError):
+    """The measure registry contradicts itself (a programming error in measures.yaml)."""
+
+
+@dataclass(frozen=True)
+class Cohort:
+    name: str
+    unit: str
+    event: str
+    where: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Measure:
+    id: str
+    name: str
+    statistic: str
+    cohort: Cohort | None = None
+    where: dict = field(default_factory=dict)
+    value: str | None = None
+    numerator: str | None = None
+    denominator: tuple[str, ...] = ()
+    base: str | None = None
+    breakdowns: bool = True
+    description: str = ""
+
+    @property
+    def unit(self) -> str:
+        return self.cohort.unit if self.cohort else "derived"
+
+    @property
+    def base_measure_id(self) -> str | None:
+        """The count a published value rests on (for disclosure control)."""
+        return self.numerator if self.statistic == "percentage" else self.base
+
+
+@lru_cache(maxsize=None)
+def load_registry() -> tuple[Measure, ...]:
+    """Every measure in the registry, in registry order, checked for consistency."""
+    spec = yaml.safe_load(_read_text("measures.yaml"))
+    descriptions = {
+        row["measure_id"]: row["description"]
+        for row in csv.DictReader(io.StringIO(_read_text("measure_descriptions.csv")))
+    }
+    cohorts = {
+        name: Cohort(name=name, unit=c["unit"], event=c["event"], where=c.get("where", {}))
+        for name, c in spec["cohorts"].items()
+    }
+    measures = []
+    for m in spec["measures"]:
+        measures.append(
+            Measure(
+                id=m["id"],
+                name=m["name"],
+                statistic=m["statistic"],
+                cohort=cohorts[m["cohort"]] if "cohort" in m else None,
+                where=m.get("where", {}),
+                value=m.get("value"),
+                numerator=m.get("numerator"),
+                denominator=tuple(m.get("denominator", ())),
+                base=m.get("base"),
+                breakdowns=m.get("breakdowns", True),
+                description=descriptions.get(m["id"], ""),
+            )
+        )
+    _check(measures)
+    return tuple(measures)
+
+
+def _check(measures: list[Measure]) -> None:
+    ids = [m.id for m in measures]
+    duplicates = {i for i in ids if ids.count(i) > 1}
+    if duplicates:
+        raise RegistryError(f"measure IDs used twice: {sorted(duplicates)}")
+    known = set(ids)
+    for m in measures:
+        if m.statistic not in STATISTICS:
+            raise RegistryError(f"{m.id}: unknown statistic {m.statistic!r}")
+        if m.statistic == "percentage":
+            terms = [m.numerator, *(t.lstrip("-") for t in m.denominator)]
+            missing = [t for t in terms if t not in known]
+            if missing or not m.denominator:
+                raise RegistryError(f"{m.id}: percentage needs known numerator/denominator, missing {missing}")
+        elif m.cohort is None:
+            raise RegistryError(f"{m.id}: {m.statistic} needs a cohort")
+        elif m.cohort.unit not in UNITS:
+            raise RegistryError(f"{m.id}: unknown unit {m.cohort.unit!r}")
+        elif m.statistic != "count" and not m.value:
+            raise RegistryError(f"{m.id}: {m.statistic} needs a value column")
+
+
+def measure_metadata() -> pd.DataFrame:
+    """The metadata file published beside the measures: one row per measure."""
+    rows = []
+    for m in load_registry():
+        if m.statistic == "percentage":
+            denominator = " ".join(
+                (f"minus {t[1:]}" if t.startswith("-") else t) for t in m.denominator
+            )
+            construction = f"100 x {m.numerator} / ({denominator}), from unrounded counts"
+        else:
+            construction = _describe_cohort(m)
+        rows.append(
+            {
+                "MEASURE_ID": m.id,
+                "MEASURE_NAME": m.name,
+                "STATISTIC": m.statistic,
+                "UNIT": m.unit,
+                "DESCRIPTION": m.description,
+                "CONSTRUCTION": construction,
+                "BASE_MEASURE_ID": m.base_measure_id or "",
+                "ANNUAL_BREAKDOWNS": "yes" if m.breakdowns else "no",
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _describe_cohort(m: Measure) -> str:
+    conditions = {**m.cohort.where, **m.where}
+    text = f"{m.cohort.unit}s with {m.cohort.event} in the period"
+    if conditions:
+        text += " and " + " and ".join(_describe_condition(k, v) for k, v in conditions.items())
+    if m.statistic != "count":
+        text = f"{m.statistic} of {m.value} over {text}"
+    return text
+
+
+def _describe_condition(column: str, rule) -> str:
+    if column == "any_of":
+        return "(" + " or ".join(" and ".join(_describe_condition(k, v) for k, v in alt.items()) for alt in rule) + ")"
+    if not isinstance(rule, dict):
+        return f"{column} = {rule}"
+    words = {"le": "<=", "lt": "<", "ge": ">=", "gt": ">"}
+    parts = []
+    for op, value in rule.items():
+        if op == "in":
+            parts.append(f"{column} in {value}")
+        elif op == "not_in":
+            parts.append(f"{column} not in {value}")
+        elif op == "is_null":
+            parts.append(f"{column} is {'null' if value else 'not null'}")
+        else:
+            parts.append(f"{column} {words[op]} {value}")
+    return " and ".join(parts)
