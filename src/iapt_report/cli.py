@@ -73,6 +73,10 @@ def main(argv: list[str] | None = None) -> int:
             name = "Ctrl-C" if number == signal.SIGINT else signal.Signals(number).name
             print(f"iapt-report: stopped ({name}); outputs being written were discarded, earlier ones are unchanged",
                   file=sys.stderr)
+            # the notebook clients' event loops, stopped mid-run, are collected as the process
+            # ends and report "Exception ignored in BaseEventLoop.__del__" with a traceback:
+            # what was stopped on purpose is not an error, so the rest of this process stays quiet
+            sys.unraisablehook = _ignore_unraisable
             return 128 + int(number)
         except (UserError, DatasetError, PeriodError, BuildError, OutputPathError, PublishedFileError) as error:
             print(f"iapt-report: error: {error}", file=sys.stderr)
@@ -82,6 +86,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"iapt-report: error: {where}{error.strerror or error}; check the path and its permissions",
                   file=sys.stderr)
             return 2
+
+
+def _ignore_unraisable(_unraisable) -> None:
+    """A ``sys.unraisablehook`` that reports nothing (used once a run has been stopped)."""
 
 
 @contextlib.contextmanager
