@@ -17,20 +17,27 @@
 # # Variation by area and provider
 #
 # Recovery rates compared across commissioning regions, ICBs and providers, with a funnel
-# plot of provider recovery rates against the national rate. Run only through papermill.
+# plot of provider recovery rates against the national rate.
+#
+# `iapt-report build` runs it for every report and sets every parameter. Run by hand (JupyterLab:
+# `make lab`) it reads the report built for `kind`, `period` and `org` and writes to a scratch
+# folder: see docs/editing.md.
 
 # %% tags=["parameters"]
-kind = "monthly"
-period = "2020-09"
-org = "England"
-measures_path = "measures_unrounded.parquet"
-build_dir = "."
+kind = "monthly"  # report kind: "monthly" or "annual"
+period = "2020-09"  # reporting period: YYYY-MM (a month) for monthly, YYYY-YY (a financial year) for annual
+org = "England"  # England, or the code of a region, ICB, sub-ICB or provider (e.g. ZP007)
+output = "_output"  # the folder the report was built into by `iapt-report build` (relative: to the repository)
+measures_path = ""  # unrounded measures to read; empty: those of the report built for kind, period and org in output
+build_dir = ""  # where this section writes its variables, tables and charts; empty: a scratch folder outside the repository
 
 # %%
 from iapt_report.report import charts, narrative, sections
+from iapt_report.report.build.notebook_inputs import section_inputs
 from iapt_report.report.report_data import ReportData
 from iapt_report.report.section_output import SectionOutput
 
+measures_path, build_dir = section_inputs(kind, period, org, output, measures_path, build_dir)
 data = ReportData.open(measures_path, period, org)
 out = SectionOutput(build_dir, "variation")
 when = sections.period_name(data)
@@ -115,7 +122,7 @@ if len(plotted) >= 3 and national_rate == national_rate:
     out.variable("funnel_sentence", sentence)
     key = "; ".join(f"{n} {flagged.at[i, 'label']} ({'above' if flagged.at[i, 'above_998'] else 'below'})"
                     for i, n in numbers.items())
-    out.chart(charts.save_chart(
+    chart = charts.save_chart(
         figure, "provider_funnel", title=title,
         alt_text=f"Funnel plot of {int(comparison.units['shown'].sum())} providers' recovery rates against the number "
                  f"of referrals in the recovery rate's denominator, with 95% and 99.8% control limits around the "
@@ -123,7 +130,9 @@ if len(plotted) >= 3 and national_rate == national_rate:
                  + (", widened for the variation between providers" if spread.adjusted else "") + f". {title}."
                  + (f" Numbered on the chart: {key}." if key else "")
                  + (f" A star marks {own_name.iloc[0]}, this report's provider." if own is not None else ""),
-        data=funnel.published_table(comparison), out_dir=build_dir))
+        data=funnel.published_table(comparison), out_dir=build_dir)
+    out.chart(chart)
+    display(chart)
     if len(flagged):
         table = plotted.loc[flagged.index, ["name", "Finished a course", "Recovery rate"]].copy()
         table["Compared with national rate"] = ["above" if a else "below" for a in flagged["above_998"]]

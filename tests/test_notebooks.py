@@ -9,7 +9,7 @@ import jupytext
 import pytest
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
-PARAMETERS = {"kind", "period", "org", "measures_path", "build_dir"}
+PARAMETERS = {"kind", "period", "org", "output", "measures_path", "build_dir"}
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
