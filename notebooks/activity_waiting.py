@@ -2,6 +2,7 @@
 # jupyter:
 #   jupytext:
 #     cell_metadata_filter: tags,-all
+#     formats: ipynb,py:percent
 #     text_representation:
 #       extension: .py
 #       format_name: percent
@@ -23,12 +24,12 @@
 # folder: see docs/editing.md.
 
 # %% tags=["parameters"]
-kind = "monthly"  # report kind: "monthly" or "annual"
-period = "2020-09"  # reporting period: YYYY-MM (a month) for monthly, YYYY-YY (a financial year) for annual
-org = "England"  # England, or the code of a region, ICB, sub-ICB or provider (e.g. ZP007)
-output = "_output"  # the folder the report was built into by `iapt-report build` (relative: to the repository)
-measures_path = ""  # unrounded measures to read; empty: those of the report built for kind, period and org in output
-build_dir = ""  # where this section writes its variables, tables and charts; empty: a scratch folder outside the repository
+kind: str = "monthly"  # report kind: "monthly" or "annual"
+period: str = "2020-09"  # reporting period: YYYY-MM (a month) for monthly, YYYY-YY (a financial year) for annual
+org: str = "England"  # England, or the code of a region, ICB, sub-ICB or provider (e.g. ZP007)
+output: str = "_output"  # the folder the report was built into by `iapt-report build` (relative: to the repository)
+measures_path: str = ""  # unrounded measures to read; empty: those of the report built for kind, period and org in output
+build_dir: str = ""  # where this section writes its variables, tables and charts; empty: a scratch folder outside the repository
 
 # %%
 from iapt_report.reference import code_lists

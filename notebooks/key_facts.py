@@ -2,6 +2,7 @@
 # jupyter:
 #   jupytext:
 #     cell_metadata_filter: tags,-all
+#     formats: ipynb,py:percent
 #     text_representation:
 #       extension: .py
 #       format_name: percent
@@ -24,12 +25,12 @@
 # folder: see docs/editing.md.
 
 # %% tags=["parameters"]
-kind = "monthly"  # report kind: "monthly" or "annual"
-period = "2020-09"  # reporting period: YYYY-MM (a month) for monthly, YYYY-YY (a financial year) for annual
-org = "England"  # England, or the code of a region, ICB, sub-ICB or provider (e.g. ZP007)
-output = "_output"  # the folder the report was built into by `iapt-report build` (relative: to the repository)
-measures_path = ""  # unrounded measures to read; empty: those of the report built for kind, period and org in output
-build_dir = ""  # where this section writes its variables, tables and charts; empty: a scratch folder outside the repository
+kind: str = "monthly"  # report kind: "monthly" or "annual"
+period: str = "2020-09"  # reporting period: YYYY-MM (a month) for monthly, YYYY-YY (a financial year) for annual
+org: str = "England"  # England, or the code of a region, ICB, sub-ICB or provider (e.g. ZP007)
+output: str = "_output"  # the folder the report was built into by `iapt-report build` (relative: to the repository)
+measures_path: str = ""  # unrounded measures to read; empty: those of the report built for kind, period and org in output
+build_dir: str = ""  # where this section writes its variables, tables and charts; empty: a scratch folder outside the repository
 
 # %%
 from iapt_report.report import charts, sections
@@ -43,7 +44,9 @@ out = SectionOutput(build_dir, "key_facts")
 when = sections.period_name(data)
 
 # %% [markdown]
-# Headline figures: a figure that is suppressed or not in the source is set to "" and the
+# ## Headline figures
+#
+# A figure that is suppressed or not in the source is set to "" and the
 # report leaves its line out.
 
 # %%
@@ -58,7 +61,9 @@ out.table("key_facts", table, caption=sections.caption(f"Key facts, {when}", tab
 table
 
 # %% [markdown]
-# Trend over the periods in the build (up to 13 months, or every year the source holds).
+# ## Trend
+#
+# Over the periods in the build (up to 13 months, or every year the source holds).
 
 # %%
 TREND = {"Referrals received": "M001", "Entered treatment": "M031", "Finished a course": "M076"}

@@ -2,6 +2,7 @@
 # jupyter:
 #   jupytext:
 #     cell_metadata_filter: tags,-all
+#     formats: ipynb,py:percent
 #     text_representation:
 #       extension: .py
 #       format_name: percent
@@ -24,12 +25,12 @@
 # folder: see docs/editing.md.
 
 # %% tags=["parameters"]
-kind = "monthly"  # report kind: "monthly" or "annual"
-period = "2020-09"  # reporting period: YYYY-MM (a month) for monthly, YYYY-YY (a financial year) for annual
-org = "England"  # England, or the code of a region, ICB, sub-ICB or provider (e.g. ZP007)
-output = "_output"  # the folder the report was built into by `iapt-report build` (relative: to the repository)
-measures_path = ""  # unrounded measures to read; empty: those of the report built for kind, period and org in output
-build_dir = ""  # where this section writes its variables, tables and charts; empty: a scratch folder outside the repository
+kind: str = "monthly"  # report kind: "monthly" or "annual"
+period: str = "2020-09"  # reporting period: YYYY-MM (a month) for monthly, YYYY-YY (a financial year) for annual
+org: str = "England"  # England, or the code of a region, ICB, sub-ICB or provider (e.g. ZP007)
+output: str = "_output"  # the folder the report was built into by `iapt-report build` (relative: to the repository)
+measures_path: str = ""  # unrounded measures to read; empty: those of the report built for kind, period and org in output
+build_dir: str = ""  # where this section writes its variables, tables and charts; empty: a scratch folder outside the repository
 
 # %%
 from iapt_report.report import charts, narrative, sections
@@ -42,6 +43,9 @@ data = ReportData.open(measures_path, period, org)
 out = SectionOutput(build_dir, "variation")
 when = sections.period_name(data)
 national = ReportData(data.measures, data.period, "England")
+
+# %% [markdown]
+# ## Recovery by commissioning region and ICB
 
 # %%
 levels_held = [level for level in ("CommissioningRegion", "ICB", "SubICB", "Provider") if not data.level(level).empty]
@@ -82,6 +86,9 @@ else:
                                        f"{when}", region_table))
     # only the published table is shown here: the executed notebook is published with the report
     display(region_table)
+
+# %% [markdown]
+# ## Providers against the national recovery rate (funnel plot)
 
 # %%
 from iapt_report.report import funnel
@@ -138,10 +145,12 @@ if len(plotted) >= 3 and national_rate == national_rate:
         table["Compared with national rate"] = ["above" if a else "below" for a in flagged["above_998"]]
         table.insert(0, "Number on chart", [str(numbers[i]) if i in numbers.index else "" for i in flagged.index])
         more = len(flagged) - len(numbers)
-        out.table("provider_outliers", table.rename(columns={"name": "Provider"}),
+        table = table.rename(columns={"name": "Provider"})
+        out.table("provider_outliers", table,
                   caption=(f"Providers outside the 99.8% limits, highest recovery rate first: the {len(numbers)} "
                            f"furthest outside are numbered on the chart, and {more} more are listed without a number."
                            if more else "Providers outside the 99.8% limits, highest recovery rate first."))
+        display(table)
     else:
         out.note("provider_outliers", "No provider was outside the 99.8% control limits.")
 else:

@@ -8,7 +8,7 @@ run with papermill from the repository root, a notebook leaves ``measures_path``
   under ``output`` (``<output>/_unrounded/<kind>/<period>/<org>/measures_unrounded.parquet``,
   kept outside the report folder because it is not for publication);
 * it writes its variables, tables and charts to a scratch folder outside the repository
-  (``<temporary folder>/iapt-report-<user>/<kind>/<period>/<org>/``), so the report and the
+  (``<temporary folder>/iapt-report-scratch-<user>/<kind>/<period>/<org>/``), so the report and the
   repository are left as they were.
 
 The two reports ``make report`` builds (monthly 2020-09 and annual 2020-21, England, from the
@@ -53,7 +53,7 @@ def scratch_folder(kind: str, period: str, org: str) -> Path:
         user = re.sub(r"[^A-Za-z0-9_-]", "_", getpass.getuser())
     except (KeyError, OSError):  # no user name (some containers)
         user = "user"
-    return Path(tempfile.gettempdir()) / f"iapt-report-{user}" / kind / Period.parse(period).label / \
+    return Path(tempfile.gettempdir()) / f"iapt-report-scratch-{user}" / kind / Period.parse(period).label / \
         org_folder_name(org)
 
 

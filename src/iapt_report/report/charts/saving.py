@@ -90,7 +90,7 @@ class ChartRef:
                 f"<figcaption><strong>{title}</strong><br><em>Alt text:</em> {alt}<br><em>Files:</em> "
                 f"figures/{html.escape(self.name)}.png, figures/{html.escape(self.name)}.csv</figcaption></figure>")
         return {"text/html": page, "image/png": png,
-                "text/plain": f"Chart {self.name}: {self.title}\nAlt text: {self.alt_text}"}
+                "text/plain": f"Chart {self.name}: {self.title}"}
 
 
 def _one_line(text: str) -> str:
