@@ -20,7 +20,10 @@ been built (the message says with which command).
 from __future__ import annotations
 
 import getpass
+import json
 import re
+import subprocess
+import sys
 import tempfile
 from datetime import date
 from pathlib import Path
@@ -28,7 +31,7 @@ from pathlib import Path
 from iapt_report.data.periods import Period
 from iapt_report.outputs.paths import OutputPathError, org_folder_name
 
-from .config import REPOSITORY, SECTIONS, BuildConfig, BuildError, unrounded_measures_path
+from .config import REPOSITORY, SECTIONS, BuildError, unrounded_measures_path
 
 #: The reports `make report` builds (kind, period, org), and its synthetic data (see the Makefile).
 DEFAULT_REPORTS = {("monthly", "2020-09", "England"), ("annual", "2020-21", "England")}
@@ -98,23 +101,32 @@ def section_inputs(kind: str, period: str, org: str, output: str | Path = "_outp
 
 
 def build_default_report(kind: str, period: str, org: str, output: Path, repository: Path) -> None:
-    """Build one of the reports ``make report`` builds, as it does (synthesizing its data first
-    when ``_data/synthetic`` is missing)."""
-    from iapt_report.sources.synthetic import generate, write_dataset
-
-    from .batch import build_reports
-
+    """Build one of the reports ``make report`` builds, as it does: ``iapt-report synthesize``
+    first when ``_data/synthetic`` is missing, then ``iapt-report build``, each in its own
+    process (the notebook's kernel shows their one-line results, not their progress)."""
     data = repository / DEFAULT_DATA
     if not data.is_dir():
         print(f"Synthesizing the default data into {data} (as `make report` does) ...", flush=True)
-        tables = generate(SYNTHETIC_START, SYNTHETIC_END, scale=SYNTHETIC_SCALE, seed=SYNTHETIC_SEED)
-        write_dataset(tables, data, marker={"synthetic": True, "start": SYNTHETIC_START.isoformat(),
-                                            "end": SYNTHETIC_END.isoformat(), "scale": SYNTHETIC_SCALE,
-                                            "seed": SYNTHETIC_SEED})
+        _run_command("synthesize", "--start", SYNTHETIC_START.isoformat(), "--end", SYNTHETIC_END.isoformat(),
+                     "--scale", str(SYNTHETIC_SCALE), "--seed", str(SYNTHETIC_SEED), "--out", str(data))
     print(f"Building the {kind} {period} {org} report into {output} (as `make report` does; about a minute) ...",
           flush=True)
-    [report] = build_reports(BuildConfig(kind=kind, periods=[period], orgs=[org], data=data, output=output,
-                                         notebooks=repository / "notebooks", report_sources=repository / "report"))
-    if report.error:
-        raise BuildError(f"building the {kind} {period} {org} report failed: {report.error}")
-    print(f"Built {report.folder}", flush=True)
+    settings = {"kind": kind, "periods": [period], "orgs": [org], "data": str(data), "output": str(output),
+                "notebooks": str(repository / "notebooks"), "report_sources": str(repository / "report")}
+    with tempfile.TemporaryDirectory(prefix="iapt-report-default-") as folder:
+        config = Path(folder) / "run.toml"
+        config.write_text("".join(f"{key} = {json.dumps(value)}\n" for key, value in settings.items()),
+                          encoding="utf-8")  # JSON strings and lists of strings are TOML too
+        _run_command("build", "--config", str(config))
+
+
+def _run_command(*arguments: str) -> None:
+    """Run ``iapt-report ARGUMENTS`` (this package, this Python); print its last line, or raise
+    :class:`BuildError` with its message."""
+    run = subprocess.run([sys.executable, "-m", "iapt_report", *arguments], capture_output=True, text=True,
+                         check=False)
+    lines = [line for line in (run.stdout + run.stderr).splitlines() if line.strip()]
+    if run.returncode != 0:
+        raise BuildError(f"`iapt-report {arguments[0]}` failed: {' '.join(lines[-3:]) or f'exit {run.returncode}'}")
+    print(next((line for line in run.stdout.splitlines() if line.startswith(("built ", "wrote "))), "done"),
+          flush=True)
