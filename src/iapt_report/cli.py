@@ -25,6 +25,9 @@ NHS Talking Therapies (IAPT) official statistics from record-level data.
       builds reports (HTML, PDF, measures.csv, metadata.csv, manifest.json) into
       _output/<kind>/<period>/<org>/, one per period and organisation, and _output/index.html
 
+  iapt-report build --kind monthly --period 2020-09 --section outcomes   (or --render-only)
+      re-runs one section's notebook (or none) and re-renders the report in seconds
+
   iapt-report build --kind monthly --period 2021-06 --published FILE [--org CODE ...]
       the same reports from a file NHS Digital published (docs/published-data.md)
 
@@ -189,6 +192,13 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--no-cache", dest="cache", action="store_false", default=None,
                        help="compute the measures again even if OUTPUT/_cache holds them for the same data files "
                             "and package (the cache is on by default)")
+    build.add_argument("--section", action="append", metavar="SECTION",
+                       help="re-run only this section's notebook (e.g. outcomes; repeat for several) and re-render "
+                            "the report, the other sections' outputs reused from the report built before from the "
+                            "same measures (docs/editing.md)")
+    build.add_argument("--render-only", action="store_true",
+                       help="re-render the report (after editing its narrative) without running any notebook, the "
+                            "sections' outputs reused from the report built before from the same measures")
     build.set_defaults(run=_build)
     return parser
 
@@ -271,6 +281,10 @@ def _build(args) -> int:
         value = getattr(args, option)
         if value is not None:
             setattr(config, attribute, value)
+    if args.section and args.render_only:
+        raise UserError("--section and --render-only do not go together: --render-only runs no section")
+    if args.section or args.render_only:
+        config.sections = [] if args.render_only else args.section
     if args.kind and not args.period and not args.config:
         config.periods = ["2020-09"] if args.kind == "monthly" else ["2020-21"]
     if config.published is not None and not Path(config.published).is_file():
@@ -283,6 +297,8 @@ def _build(args) -> int:
     for r in results:
         if not r.error:
             cached = ", measures from the cache" if r.measures_from_cache else ""
+            if config.sections is not None:  # say what was run, and what was reused
+                cached += f", sections run: {', '.join(r.sections_run) or 'none'}"
             print(f"built {r.kind} {r.period} {r.org} -> {r.folder} (rendered with {r.renderer}{cached})")
             if r.reader_checks:
                 print(f"  {len(r.reader_checks)} reader check(s) failed (also in its manifest.json):", file=sys.stderr)
