@@ -201,6 +201,22 @@ def test_executed_notebooks_in_a_report_hold_no_warnings_errors_or_tracebacks(mo
                         f"{where} shows: {text[:300]}"
 
 
+def test_executed_notebooks_name_the_folders_the_report_and_its_measures_are_in(monthly):
+    """The parameters a reviewer reads first name the report's own folder and its unrounded
+    measures where they are once built, not the staging folders the notebooks ran in."""
+    output, _ = monthly
+    folder = output / "monthly" / "2020-09" / "England"
+    for path in sorted((folder / "notebooks").glob("*.ipynb")):
+        notebook = json.loads(path.read_text())
+        injected = next(c for c in notebook["cells"] if "injected-parameters" in c["metadata"].get("tags", []))
+        source = "".join(injected["source"])
+        assert ".partial-" not in path.read_text(), path.name
+        assert f'build_dir = "{folder.absolute()}"' in source, source
+        parameters = notebook["metadata"]["papermill"]["parameters"]
+        assert Path(parameters["measures_path"]).exists(), parameters
+        assert Path(parameters["build_dir"]) == folder.absolute()
+
+
 def test_a_failing_report_does_not_stop_the_batch(monthly):
     output, reports = monthly
     assert "NOT-AN-ORG" in reports["NOT-AN-ORG"].error

@@ -36,7 +36,7 @@ from iapt_report.report.report_data import ENGLAND, ReportData
 from iapt_report.report.section_output import merge_variables, variable_value
 
 from .config import SECTIONS, UNROUNDED_FILE, UNROUNDED_FOLDER, BuildConfig, unrounded_measures_path
-from .notebooks import _run_notebooks
+from .notebooks import _record_final_paths, _run_notebooks
 from .section_reuse import copy_section_outputs, plan_sections, reusable_sections
 
 CACHE_FOLDER = "_cache"
@@ -104,6 +104,8 @@ def _build_one(report: BuiltReport, measures: pd.DataFrame, period: Period, conf
         failed_dir = inside(output, FAILED_FOLDER / where)
         _run_notebooks([config.notebooks / f"{section}.ipynb" for section in report.sections_run],
                        staging / "notebooks", parameters, staging, failed_dir, config.notebook_workers)
+        _record_final_paths([staging / "notebooks" / f"{section}.ipynb" for section in report.sections_run],
+                            {staging: final, unrounded: unrounded_final})
         merge_variables(staging)
         report.left_out = adapt_sources(staging, [*sections, "about", "notes"],
                                         drop_unset=config.published is not None)
