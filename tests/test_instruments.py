@@ -96,3 +96,17 @@ def test_the_report_notes_carry_the_instruments_note(monkeypatch):
     # all verified: the note is "" and the report drops its line
     monkeypatch.setattr(about, "unverified_instruments", lambda: [])
     assert about.about_statements(data, synthetic=False, published_name=None)["instruments_note"] == ""
+
+
+def test_docs_table_matches_the_file():
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "instruments.md").read_text(encoding="utf-8")
+    sign = {"ge": "≥", "gt": ">"}
+    for row in ROWS:
+        line = (f"| {row['instrument']} | `{row['snomed_code']}` | {row['description']} | "
+                f"{row['score_min']:g} to {row['score_max']:g} | {sign[row['caseness_operator']]} "
+                f"{row['caseness_threshold']:g} | {row['reliable_change']:g} | {row['code_verified']} | "
+                f"{row['values_verified']} |")
+        assert line in doc, row["instrument"]
+        assert row["source"] in doc and row["not_verified"] in doc
