@@ -4,6 +4,7 @@ notes name exactly the instruments whose code, range or thresholds are not verif
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -11,6 +12,7 @@ import pytest
 from iapt_report.data.periods import Period
 from iapt_report.engine.measures import MEASURE_COLUMNS
 from iapt_report.reference import code_lists, instruments, unverified_instruments
+from iapt_report.report import safe_text
 from iapt_report.report.report_data import ReportData
 from iapt_report.report.sections import about
 
@@ -99,8 +101,6 @@ def test_the_report_notes_carry_the_instruments_note(monkeypatch):
 
 
 def test_docs_table_matches_the_file():
-    from pathlib import Path
-
     doc = (Path(__file__).resolve().parents[1] / "docs" / "instruments.md").read_text(encoding="utf-8")
     sign = {"ge": "≥", "gt": ">"}
     for row in ROWS:
@@ -110,3 +110,19 @@ def test_docs_table_matches_the_file():
                 f"{row['values_verified']} |")
         assert line in doc, row["instrument"]
         assert row["source"] in doc and row["not_verified"] in doc
+
+
+def test_the_note_reaches_the_report_sources(tmp_path):
+    import yaml
+
+    from iapt_report.report.build import report_folder
+
+    root = Path(__file__).resolve().parents[1]
+    notes = (root / "report" / "sections" / "notes.qmd").read_text(encoding="utf-8")
+    assert "\n{{< var about.instruments_note >}}\n" in notes  # a line of its own: dropped when ""
+    data = _england()
+    report_folder._write_about(tmp_path, False, data, data.period)
+    written = yaml.safe_load((tmp_path / "variables" / "about.yml").read_text(encoding="utf-8"))
+    # the names, read from a file, are escaped as Markdown text like every other about.* value
+    assert written["about"]["instruments_note"] == safe_text.markdown(about.instruments_note(unverified_instruments()))
+    assert "Obsessive\\-Compulsive Inventory \\(OCI\\)" in written["about"]["instruments_note"]
