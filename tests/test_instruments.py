@@ -29,6 +29,7 @@ def test_every_instrument_names_its_source_and_what_is_not_verified(row):
     if row["code_verified"] != "yes":
         assert "SNOMED CT code" in row["not_verified"]
     assert row["snomed_code"].strip() and row["description"].strip()
+    assert "," not in row["description"]  # the notes list descriptions separated by commas
 
 
 @pytest.mark.parametrize("row", ROWS, ids=[row["instrument"] for row in ROWS])
