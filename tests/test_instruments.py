@@ -59,7 +59,33 @@ def test_placeholder_codes_are_not_snomed_codes():
         if row["snomed_code"].startswith("UNVERIFIED-"):
             assert row["code_verified"] == "no" and "placeholder" in row["not_verified"]
         else:
-            assert row["snomed_code"].isdigit()
+            assert row["snomed_code"].isdigit() and verhoeff_valid(row["snomed_code"]), row["snomed_code"]
+
+
+# Verhoeff's tables: a SNOMED CT identifier's last digit is its Verhoeff check digit
+_D = [[0, 1, 2, 3, 4, 5, 6, 7, 8, 9], [1, 2, 3, 4, 0, 6, 7, 8, 9, 5], [2, 3, 4, 0, 1, 7, 8, 9, 5, 6],
+      [3, 4, 0, 1, 2, 8, 9, 5, 6, 7], [4, 0, 1, 2, 3, 9, 5, 6, 7, 8], [5, 9, 8, 7, 6, 0, 4, 3, 2, 1],
+      [6, 5, 9, 8, 7, 1, 0, 4, 3, 2], [7, 6, 5, 9, 8, 2, 1, 0, 4, 3], [8, 7, 6, 5, 9, 3, 2, 1, 0, 4],
+      [9, 8, 7, 6, 5, 4, 3, 2, 1, 0]]
+_P = [[0, 1, 2, 3, 4, 5, 6, 7, 8, 9], [1, 5, 7, 6, 2, 8, 3, 0, 9, 4], [5, 8, 0, 3, 7, 9, 6, 1, 4, 2],
+      [8, 9, 1, 6, 0, 4, 3, 5, 2, 7], [9, 4, 5, 3, 1, 2, 6, 8, 7, 0], [4, 2, 8, 6, 5, 7, 3, 9, 0, 1],
+      [2, 7, 9, 3, 8, 0, 6, 4, 1, 5], [7, 0, 4, 6, 9, 1, 3, 2, 5, 8]]
+
+
+def verhoeff_valid(code: str) -> bool:
+    check = 0
+    for position, digit in enumerate(reversed(code)):
+        check = _D[check][_P[position % 8][int(digit)]]
+    return check == 0
+
+
+def test_the_check_digit_test_knows_real_and_mistyped_snomed_codes():
+    # PHQ-9 and GAD-7 total scores are real identifiers; the ADSM codes this file held before
+    # (747871000000105 ... 747921000000104) fail the check digit, which is why they were replaced
+    assert verhoeff_valid("720433000") and verhoeff_valid("445455005")
+    assert not any(verhoeff_valid(code) for code in ("747871000000105", "747881000000107", "747891000000109",
+                                                     "747901000000108", "747911000000105", "747921000000104"))
+    assert not verhoeff_valid("720433001")
 
 
 def test_unverified_instruments_are_read_from_the_file():
