@@ -33,7 +33,7 @@ NHS Talking Therapies (IAPT) official statistics from record-level data.
       providers and writes measures.csv (disclosure control applied), metadata.csv,
       measures_unrounded.parquet and manifest.json
 
-  iapt-report publish --kind annual --period 2020-21 --release-date 2021-06-10 --output _release/2020-21
+  iapt-report publish --kind annual --period 2020-21 --release-date 2021-06-10 --output _output/release/2020-21
       assembles a release folder: the England report, the data (CSV, zipped when large), the
       metadata, the reference tables workbook, a landing page index.html and SHA256SUMS
 
