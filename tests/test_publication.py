@@ -290,3 +290,13 @@ def test_release_from_a_published_file(tmp_path):
     assert facts["M001"] == cell_value(england["M001"])
     for sheet in book.worksheets:
         assert not sheet.merged_cells.ranges
+
+
+def test_landing_page_meets_wcag_aa_at_desktop_and_phone_widths(release):
+    from browser import check_pages, page_check_available, problems
+
+    if not page_check_available():
+        pytest.skip("Chromium, node or tests/page_check's npm packages not installed")
+    folder, _ = release
+    found = [problem for result in check_pages([folder / "index.html"]) for problem in problems(result)]
+    assert found == []
