@@ -152,7 +152,8 @@ def _column_checks(table: str, column: str, spec: dict, shown: Callable[[dict], 
             f"a code that is not in the {list_name} code list",
             fix + (", or leave it empty." if not spec.get("required") else "."), shown))
     if spec.get("required"):
-        checks.append(_Check(column, f"{q(column + ' text')} IS NULL", "no value",
+        # missing: no typed value, and not a value of the wrong type (which is reported as such)
+        checks.append(_Check(column, f"{q(column)} IS NULL AND NOT {q(column + ' failed')}", "no value",
                              f"{column} is required: fill it in on every row.", lambda row: ""))
     return checks
 
@@ -217,9 +218,11 @@ def _score_range_fix(used: Iterable[str]) -> str:
 def _shower(column: str, kind: str, failed: set[str]) -> Callable[[dict], str]:
     """How an example shows the value at fault: as the text in the file when the column holds
     values of the wrong type, else the typed value (text quoted, dates as days)."""
-    if column in failed:
-        return lambda row: repr(row[column + " text"]) if row[column + " text"] is not None else ""
-    return lambda row: _show(row[column])
+    def show(row: dict) -> str:
+        if column in failed:
+            return repr(row[column + " text"]) if row[column + " text"] is not None else ""
+        return _show(row[column])
+    return show
 
 
 def _show(value) -> str:
@@ -249,28 +252,29 @@ def table_problems(con: duckdb.DuckDBPyConnection, source: Source) -> tuple[list
                 for column in spec["columns"] if column not in source.names]
     view = checked_relation(con, source)
     present = [c for c in spec["columns"] if c in source.names]
-    failed_counts = [f"count(*) FILTER (WHERE {q(c + ' failed')})" for c in present]
-    untidy = {c: f"count(*) FILTER (WHERE {q(c)} IS DISTINCT FROM {q(c + ' raw')})" for c in present
-              if source.types[source.names[c]] == VIEW_TYPES[spec["columns"][c]["type"]]}
-    counts = _one(con, f"SELECT count(*), {', '.join(failed_counts + list(untidy.values())) or '0'} FROM {view}")
-    failed = {c for c, n in zip(present, counts[1:]) if n}
-    tidy = {c for c, n in zip(untidy, counts[1 + len(present):]) if n == 0}
-    if not counts[0] and not spec.get("may_be_empty"):
-        problems.insert(0, Problem(file, None, "the table has no rows (only a header, or nothing)",
-                                   f"{table} needs at least one row: check that the export selected the right period."))
+    failed: set[str] = set()  # filled in below; the examples read it when they are made
     by_column = {c: _column_checks(table, c, spec["columns"][c], _shower(c, spec["columns"][c]["type"], failed))
                  for c in present}
     late = _late_checks(source)
     checks = [check for column in present for check in by_column[column]] + late
-    key = spec.get("key", [])
-    selected = [f"count(*) FILTER (WHERE {check.condition})" for check in checks]
-    if key and all(c in source.names for c in key):
-        selected.append(_repeat_count_sql(key, failed))
-    values = _one(con, f"SELECT {', '.join(selected) or '0'} FROM {view}")
+    # one scan: the rows, the values that do not convert, the values tidying changes, every check
+    failed_counts = [f"count(*) FILTER (WHERE {q(c + ' failed')})" for c in present]
+    untidy = {c: f"count(*) FILTER (WHERE {q(c)} IS DISTINCT FROM {q(c + ' raw')})" for c in present
+              if source.types[source.names[c]] == VIEW_TYPES[spec["columns"][c]["type"]]}
+    selected = failed_counts + list(untidy.values()) + [f"count(*) FILTER (WHERE {check.condition})" for check in checks]
+    counts = _one(con, f"SELECT count(*), {', '.join(selected) or '0'} FROM {view}")
+    failed.update(c for c, n in zip(present, counts[1:]) if n)
+    tidy = {c for c, n in zip(untidy, counts[1 + len(present):]) if n == 0}
+    if not counts[0] and not spec.get("may_be_empty"):
+        problems.insert(0, Problem(file, None, "the table has no rows (only a header, or nothing)",
+                                   f"{table} needs at least one row: check that the export selected the right period."))
+    values = counts[1 + len(present) + len(untidy):]
     found = {id(check): _problem_of(con, view, source, check, count, failed)
              for check, count in zip(checks, values) if count}
-    repeated = (_repeated_key_problem(con, view, source, key, failed)
-                if len(selected) > len(checks) and values[len(checks)] else None)
+    key = spec.get("key", [])
+    repeated = None
+    if key and all(c in source.names for c in key) and _repeats(con, view, key, failed, tidy):
+        repeated = _repeated_key_problem(con, view, source, key, failed)
     for column in present:
         problems += [found[id(check)] for check in by_column[column] if id(check) in found]
         if repeated is not None and repeated.column == column:
@@ -299,7 +303,7 @@ def check_sources(con: duckdb.DuckDBPyConnection, sources: Mapping[str, Source]
             problems[table] = [unreadable_problem(source.file, error)]
             continue
         readable[table] = source
-    for table, found in reference_problems(con, readable, failed).items():
+    for table, found in reference_problems(con, readable, failed, tidy).items():
         problems[table] += found
     return problems, tidy
 
@@ -362,11 +366,14 @@ def _examples(con, view: str, source: Source, condition: str, column: str | None
     return tuple(shown)
 
 
-def _repeat_count_sql(key: list[str], failed: set[str]) -> str:
-    """SQL counting rows beyond the first of each key (by 64-bit hash: a repeat, or a collision)."""
-    values = [q(c + " text") if c in failed else q(c) for c in key]
+def _repeats(con, view: str, key: list[str], failed: set[str], tidy: set[str]) -> bool:
+    """Whether two rows may share a key: 64-bit hashes of the keys that repeat (a repeat, or a
+    collision, which :func:`_repeated_key_problem` tells apart). Grouped, so DuckDB may spill."""
+    values = [q(c + " text") if c in failed else q(c + " raw") if c in tidy else q(c) for c in key]
     present = " AND ".join(f"{v} IS NOT NULL" for v in values)
-    return f"count(*) FILTER (WHERE {present}) - count(DISTINCT hash({', '.join(values)})) FILTER (WHERE {present})"
+    (count,) = _one(con, f"SELECT count(*) FROM (SELECT hash({', '.join(values)}) AS h FROM {view}"
+                         f" WHERE {present} GROUP BY h HAVING count(*) > 1)")
+    return bool(count)
 
 
 def _repeated_key_problem(con, view: str, source: Source, key: list[str], failed: set[str]) -> Problem | None:
@@ -390,13 +397,15 @@ def _repeated_key_problem(con, view: str, source: Source, key: list[str], failed
 
 
 def reference_problems(con: duckdb.DuckDBPyConnection, sources: Mapping[str, Source],
-                       failed: Mapping[str, set[str]]) -> dict[str, list[Problem]]:
+                       failed: Mapping[str, set[str]], tidy: Mapping[str, set[str]] | None = None
+                       ) -> dict[str, list[Problem]]:
     """Values not found in the column they refer to, by table; compared as text.
 
     A reference to a table that could not be read, or to a column it lacks, is not checked
     (the missing table or column is reported on its own).
     """
     found: dict[str, list[Problem]] = {}
+    tidy = tidy or {}
     for table, source in sources.items():
         for column, spec in TABLES[table]["columns"].items():
             target = spec.get("references")
@@ -406,11 +415,16 @@ def reference_problems(con: duckdb.DuckDBPyConnection, sources: Mapping[str, Sou
             if parent not in sources or parent_column not in sources[parent].names:
                 continue
             child_view, parent_view = q(f"checked {table}"), q(f"checked {parent}")
-            value = f"{child_view}.{q(column + ' text')}"
+            # compared as text; a text column that needs no tidying is compared as read (quicker)
+            as_read = (column in tidy.get(table, set()) and parent_column in tidy.get(parent, set())
+                       and source.types[source.names[column]] == "VARCHAR"
+                       and sources[parent].types[sources[parent].names[parent_column]] == "VARCHAR")
+            suffix = " raw" if as_read else " text"
+            value, parent_value = f"{child_view}.{q(column + suffix)}", f"parent.{q(parent_column + suffix)}"
             unknown = (f"{value} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM {parent_view} AS parent"
-                       f" WHERE parent.{q(parent_column + ' text')} = {value})")
+                       f" WHERE {parent_value} = {value})")
             (count,) = _one(con, f"SELECT count(*) FROM {child_view} ANTI JOIN {parent_view} AS parent"
-                                 f" ON {value} = parent.{q(parent_column + ' text')} WHERE {value} IS NOT NULL")
+                                 f" ON {value} = {parent_value} WHERE {value} IS NOT NULL")
             if not count:
                 continue
             examples = _examples(con, child_view, source, unknown, column,

@@ -53,13 +53,21 @@ def _if_digits(code: str, tidied: str) -> str:
     return f"(CASE WHEN regexp_full_match({code}, '[0-9]+') THEN {tidied} ELSE {code} END)"
 
 
+def _is_digit(char: str) -> str:
+    return f"(ascii({char}) BETWEEN 48 AND 57)"
+
+
 def _unpadded_sql(code: str) -> str:
-    return _if_digits(code, _digits_unpadded(code))
+    # most codes are one digit already: only others go through the regular expression
+    tidy = f"(length({code}) = 1 AND {_is_digit(code)})"
+    return f"(CASE WHEN {tidy} THEN {code} ELSE {_if_digits(code, _digits_unpadded(code))} END)"
 
 
 def _two_digits_sql(code: str) -> str:
     unpadded = _digits_unpadded(code)  # zfill(2) pads, but never cuts as lpad would
-    return _if_digits(code, f"(CASE WHEN length({unpadded}) < 2 THEN lpad({unpadded}, 2, '0') ELSE {unpadded} END)")
+    tidy = f"(length({code}) = 2 AND {_is_digit(code)} AND {_is_digit(f'right({code}, 1)')})"
+    tidied = _if_digits(code, f"(CASE WHEN length({unpadded}) < 2 THEN lpad({unpadded}, 2, '0') ELSE {unpadded} END)")
+    return f"(CASE WHEN {tidy} THEN {code} ELSE {tidied} END)"
 
 
 #: The SQL of each tidy-up reading.CODE_FORMATS applies (which says which columns get which).
