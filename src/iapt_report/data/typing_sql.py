@@ -29,8 +29,10 @@ VIEW_TYPES = {"string": "VARCHAR", "date": "TIMESTAMP", "integer": "BIGINT", "nu
 def _stripped(text: str) -> str:
     # trimming with a set of characters is slow in DuckDB: only text that starts or ends with a
     # character at or below a space or from U+0085 up (where all whitespace is) is trimmed
-    ends = [f"unicode({text})", f"unicode(right({text}, 1))"]
-    may_have_space = " OR ".join(f"{end} <= 32 OR {end} >= 133" for end in ends)
+    # (compared as text: DuckDB compares UTF-8 bytes, which keeps code point order, so text below
+    # '!' starts with a character at or below a space, and text from U+0085 up starts there)
+    ends = [text, f"right({text}, 1)"]
+    may_have_space = " OR ".join(f"{end} < '!' OR {end} >= '\u0085'" for end in ends)
     return f"NULLIF(CASE WHEN {may_have_space} THEN trim({text}, {lit(_WHITESPACE)}) ELSE {text} END, '')"
 
 
