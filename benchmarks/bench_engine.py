@@ -47,8 +47,10 @@ print(json.dumps({"seconds": seconds, "peak_gib": resource.getrusage(resource.RU
 
 
 def _child(code: str, *args: str) -> dict:
-    out = subprocess.run([sys.executable, "-c", code, *args], check=True, capture_output=True, text=True).stdout
-    return json.loads(out.strip().splitlines()[-1])
+    done = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True)
+    if done.returncode:
+        return {"failed": done.stderr.strip().splitlines()[-1]}
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def compare(engine_folder: Path, reference_values: Path) -> dict:
@@ -88,9 +90,9 @@ def main() -> None:
                 out, values = Path(scratch) / "out", Path(scratch) / "reference.json"
                 reference = _child(REFERENCE, folder, period, str(values), str(HERE))
                 engine = _child(ENGINE, folder, period, str(out))
-                row = {"data": label, "period": period, "engine": engine, "reference": reference,
-                       "ratio_time": engine["seconds"] / reference["seconds"],
-                       "values": compare(out, values)}
+                row = {"data": label, "period": period, "engine": engine, "reference": reference}
+                if "failed" not in engine and "failed" not in reference:
+                    row |= {"ratio_time": engine["seconds"] / reference["seconds"], "values": compare(out, values)}
             results.append(row)
             print(json.dumps(row), flush=True)
     WORK.mkdir(exist_ok=True)
