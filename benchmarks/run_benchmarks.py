@@ -55,8 +55,7 @@ def main() -> None:
         results["rows"] = {name: len(frame) for name, frame in tables.items()}
         timed("write parquet", results, write_dataset, tables, data)
         del tables
-    # typed Parquet: DuckDB checks the files and reads them in place through views; connect
-    # then hands those to Ibis
+    # DuckDB checks the Parquet files and reads them in place through views; connect hands those to Ibis
     loaded = timed("load and validate (typed Parquet, in place)", results, load_dataset, data)
     ibis_tables = timed("connect (hand the tables to Ibis)", results, connect, loaded)
     del loaded
@@ -64,10 +63,6 @@ def main() -> None:
     timed("all measures, month 2020-09 (all levels)", results, engine.compute, Period.parse("2020-09"))
     timed("all measures, year 2020-21 (levels + breakdowns)", results, engine.compute, Period.parse("2020-21"))
     del engine, ibis_tables
-    # for comparison, last (its peak memory is then the run's): the path CSV files and untyped
-    # Parquet take, read with pandas, checked and copied into compressed DuckDB table by table
-    timed("load and validate through pandas (the CSV path), for comparison", results, load_dataset, data,
-          parquet_in_place=False)
     results["peak_rss_gb"] = round(peak_rss_gb(), 2)
     WORK.mkdir(exist_ok=True)
     (WORK / "results.json").write_text(json.dumps(results, indent=2) + "\n")

@@ -78,9 +78,10 @@ class DatasetBuilder:
             self.contact(pathway, date, **contact_fields)
         return self
 
-    def score(self, pathway, instrument, date, score):
+    def score(self, pathway, instrument, date, score, unique_id=None):
+        unique_id = f"AS{next(self._ids)}" if unique_id is None else unique_id
         self.rows["IDS606CodedScoreAssessmentRefer"].append(
-            {"UniqueID_IDS606": f"AS{next(self._ids)}", "PathwayID": pathway,
+            {"UniqueID_IDS606": unique_id, "PathwayID": pathway,
              "CodedAssToolType": instruments()[instrument]["snomed_code"], "PersScore": score,
              "AssToolCompDate": date}
         )

@@ -17,7 +17,6 @@ ROOT = Path(__file__).resolve().parents[1]
 CONDA_NAMES = {
     "ibis-framework[duckdb]": "ibis-duckdb",
     "duckdb": "python-duckdb",
-    "pandera": "pandera-core",
     "matplotlib": "matplotlib-base",
     "seaborn": "seaborn-base",
 }

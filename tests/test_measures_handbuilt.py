@@ -205,6 +205,45 @@ def test_a_missing_last_score_is_not_paired_but_stays_in_the_denominator():
     assert m["M185"] + m["M187"] + m["M189"] == 1  # reliable change only for the paired one
 
 
+def test_same_day_scores_are_ordered_by_record_number_not_by_id_text():
+    b = DatasetBuilder()
+    # Two PHQ-9 scores on the last day: record 9 (score 12) was made before record 10 (score 5).
+    # As text '10' sorts before '9', which made 12 the last score; by number 5 is the last.
+    finished(b, "NUM").score("NUM", "PHQ9", "2020-07-01", 15, unique_id="1")
+    b.score("NUM", "PHQ9", "2020-09-01", 12, unique_id="9").score("NUM", "PHQ9", "2020-09-01", 5, unique_id="10")
+    b.scores("NUM", "GAD7", 12, 4)
+    # the same with IDs that end in the record number ('S9' before 'S10')
+    finished(b, "TXT").score("TXT", "PHQ9", "2020-07-01", 15, unique_id="S1")
+    b.score("TXT", "PHQ9", "2020-09-01", 5, unique_id="S10").score("TXT", "PHQ9", "2020-09-01", 12, unique_id="S9")
+    b.scores("TXT", "GAD7", 12, 4)
+    # first day: records 10 (score 20) and 9 (score 8); record 9 is first, so 8 is the first score
+    finished(b, "FIRST").score("FIRST", "PHQ9", "2020-07-01", 20, unique_id="10")
+    b.score("FIRST", "PHQ9", "2020-07-01", 8, unique_id="9").score("FIRST", "PHQ9", "2020-09-01", 7, unique_id="11")
+    b.scores("FIRST", "GAD7", 6, 5)
+    p = pathways(b)
+    assert p.loc["NUM"].PHQ9_FirstScore == 15 and p.loc["NUM"].PHQ9_LastScore == 5
+    assert p.loc["TXT"].PHQ9_LastScore == 5
+    assert p.loc["FIRST"].PHQ9_FirstScore == 8 and p.loc["FIRST"].PHQ9_LastScore == 7
+    m = england(b)
+    # NUM and TXT: PHQ-9 15 -> 5, GAD-7 12 -> 4: recovered. FIRST: 8 and 6 at the start: not at caseness.
+    assert m["M179"] == 1
+    assert m["M191"] == 2
+    assert m["M192"] == pytest.approx(100.0)  # 2 / (3 - 1)
+
+
+def test_same_day_scores_without_record_numbers_give_lowest_first_and_highest_last():
+    b = DatasetBuilder()
+    # IDs with the same number (or none) cannot be ordered: the first score is the lowest of the
+    # first day and the last the highest of the last day, whatever the IDs' text
+    finished(b, "TIE").score("TIE", "PHQ9", "2020-07-01", 18, unique_id="A-7")
+    b.score("TIE", "PHQ9", "2020-07-01", 11, unique_id="B-7")
+    b.score("TIE", "PHQ9", "2020-09-01", 9, unique_id="alpha").score("TIE", "PHQ9", "2020-09-01", 4, unique_id="beta")
+    b.scores("TIE", "GAD7", 12, 4)
+    p = pathways(b)
+    assert p.loc["TIE"].PHQ9_FirstScore == 11
+    assert p.loc["TIE"].PHQ9_LastScore == 9
+
+
 def test_reliable_deterioration_and_mixed_change():
     b = DatasetBuilder()
     finished(b, "WORSE").scores("WORSE", "PHQ9", 10, 16).scores("WORSE", "GAD7", 9, 9)  # +6 on PHQ-9

@@ -1,16 +1,17 @@
-"""Load the record-level input dataset: read, validated and held in DuckDB, one table at a time.
+"""Load the record-level input dataset: checked and read by DuckDB where its files lie.
 
 The dataset is one folder holding one file per table, ``<TABLE>.parquet`` or ``<TABLE>.csv``,
 as described by ``reference/dataset_schema.yaml`` (and, for users, ``docs/dataset.md``).
 
-* :func:`~.reading.read_tables` reads the files and :func:`~.reading.normalise` types each
-  column as the schema says (:mod:`.reading`).
-* :func:`~.validation.validate` checks the tables and raises one
-  :class:`~.problems.DatasetError` listing *every* problem found (:mod:`.validation`,
-  :mod:`.column_checks`, :mod:`.problems`).
-* :func:`load_dataset` does both, one table at a time, and keeps each valid table in DuckDB
-  rather than in pandas (see :class:`~.store.Dataset`); :func:`~.store.connect` hands the
-  tables to Ibis. A dataset of typed Parquet files is read in place (:mod:`.parquet_dataset`).
+* :func:`open_source` makes each file a DuckDB relation: Parquet read in place; CSV read as text
+  (by pandas, whose reader decides what an unreadable CSV file is, what the missing-value markers
+  are and how a header is spelt) and handed to DuckDB as Arrow without a copy.
+* :func:`~.checks.check_sources` runs every check of the schema there (:mod:`.checks`, the only
+  implementation of the checks) and :func:`load_dataset` raises one
+  :class:`~.problems.DatasetError` listing *every* problem.
+* A clean dataset's tables become DuckDB views over the Parquet files (a CSV table is copied
+  into DuckDB once, typed), each column typed and tidied as the checks typed it, and are handed
+  to Ibis by :func:`~.store.connect`.
 """
 
 from __future__ import annotations
@@ -19,71 +20,116 @@ from collections.abc import Mapping
 from datetime import date
 from pathlib import Path
 
+import duckdb
 import ibis
+import pandas as pd
 import pyarrow
 
-from .parquet_dataset import open_parquet_dataset
-from .problems import DatasetError
-from .reading import _folder_not_found, _read_file, _table_file, normalise_table
-from .schema import EVENT_DATE_COLUMNS, LOAD_ORDER, TABLE_NAMES
-from .store import Dataset, _DatasetStore
-from .validation import _KeyValues, _table_problems
+from .checks import ROW, Source, check_sources, unreadable_problem
+from .duckdb_sql import identifier as q
+from .duckdb_sql import string_literal as lit
+from .problems import DatasetError, Problem
+from .reading import _folder_not_found, _read_file, _table_file
+from .schema import EVENT_DATE_COLUMNS, PANDAS_DTYPES, TABLE_NAMES, TABLES
+from .store import Dataset, duckdb_backend
+from .typing_sql import VIEW_TYPES, as_text, typed_sql
 
 
-def load_dataset(data_dir: str | Path, *, parquet_in_place: bool = True) -> Dataset:
-    """The dataset in ``data_dir``, read, validated and held in DuckDB (see :class:`Dataset`).
-
-    Reading it as a mapping gives the typed frames :func:`read_tables` returns. A dataset of
-    typed Parquet files that DuckDB finds clean is read where it lies, through views (see
-    :mod:`parquet_dataset`; ``parquet_in_place=False`` skips that). Otherwise tables are read
-    and checked in pandas one at a time, each before the tables that refer to it, and a valid
-    table goes into DuckDB before the next is read, so only one table is ever held in pandas.
+def load_dataset(data_dir: str | Path) -> Dataset:
+    """The dataset in ``data_dir``, checked and read by DuckDB (see :class:`Dataset`).
 
     Raises one :class:`DatasetError` listing every problem: files, columns, values, references,
-    in the order :func:`read_tables` and :func:`find_problems` give them.
+    table by table in schema order. Nothing is kept when there is one.
     """
     data_dir = Path(data_dir)
     if not data_dir.is_dir():
         raise DatasetError([_folder_not_found(data_dir)])
-    located = {table: _table_file(data_dir, table) for table in TABLE_NAMES}
-    if parquet_in_place and not any(problem for _path, problem in located.values()):
-        in_place = open_parquet_dataset({table: path for table, (path, _problem) in located.items()})
-        if in_place is not None:
-            return in_place
-    files = dict(zip(TABLE_NAMES, TABLE_NAMES))
-    unreadable, found = {}, {}
-    keys = _KeyValues()
-    # a dataset with a file missing will be refused: then keep nothing, but check everything
-    store = None if any(problem for _path, problem in located.values()) else _DatasetStore()
+    backend = duckdb_backend()
     try:
-        for table in LOAD_ORDER:
-            path, problem = located[table]
+        sources, unreadable = {}, {}
+        for table in TABLE_NAMES:
+            path, problem = _table_file(data_dir, table)
+            source = None
             if problem is None:
-                frame, problem = _read_file(path)
+                source, problem = open_source(backend.con, table, path)
             if problem is not None:
                 unreadable[table] = problem
-                continue
-            frame.attrs["source"] = files[table] = str(path)
-            frame = normalise_table(table, frame)
-            keys.keep(table, frame)
-            found[table] = _table_problems(table, frame, files, keys.get, normalised=True)
-            keys.release_after(table)
-            if store is not None and (unreadable or any(found.values())):
-                store, refused = None, store
-                refused.discard()  # the dataset will be refused: stop copying it into DuckDB
-            if store is not None:
-                store.add(table, frame)
-            del frame
-            pyarrow.default_memory_pool().release_unused()  # hand the table's memory back before the next
+            else:
+                sources[table] = source
+        problems, tidy = check_sources(backend.con, sources)
+        found = [unreadable[table] for table in TABLE_NAMES if table in unreadable]
+        found += [problem for table in TABLE_NAMES for problem in problems.get(table, [])]
+        if found:
+            raise DatasetError(found)
+        for table, source in sources.items():
+            _create_table(backend.con, source, tidy[table])
     except BaseException:
-        if store is not None:
-            store.discard()
+        backend.disconnect()
         raise
-    problems = [unreadable[table] for table in TABLE_NAMES if table in unreadable]
-    problems += [problem for table in TABLE_NAMES for problem in found.get(table, [])]
-    if problems:
-        raise DatasetError(problems)
-    return store.finish({table: files[table] for table in TABLE_NAMES})
+    dtypes = {table: pd.Series({name: PANDAS_DTYPES[spec["type"]] for name, spec in TABLES[table]["columns"].items()},
+                               dtype=object) for table in TABLES}
+    return Dataset(backend, {table: source.file for table, source in sources.items()}, dtypes)
+
+
+def open_source(con: duckdb.DuckDBPyConnection, table: str, path: Path) -> tuple[Source | None, Problem | None]:
+    """The table's file as a DuckDB relation, or the problem that it cannot be read."""
+    if path.suffix == ".csv":
+        frame, problem = _read_file(path)
+        if problem is not None:
+            return None, problem
+        return arrow_source(con, table, str(path), frame), None
+    relation = f"read_parquet({lit(str(path.resolve()))}, file_row_number = true)"
+    try:
+        types = dict(con.execute(f"SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM {relation})").fetchall())
+    except duckdb.Error as error:
+        return None, unreadable_problem(str(path), error)
+    types.pop("file_row_number", None)
+    return Source(table, str(path), relation, "file_row_number", types), None
+
+
+def arrow_source(con: duckdb.DuckDBPyConnection, table: str, file: str, frame: pd.DataFrame) -> Source:
+    """A frame (a CSV file read as text, or a table in memory) as a DuckDB relation, through Arrow.
+
+    Columns of Python objects or categories are handed over as the text of their values.
+    """
+    columns = {}
+    for name in frame.columns:
+        values = frame[name]
+        if values.dtype == object or isinstance(values.dtype, pd.CategoricalDtype):
+            from .reading import _as_text as text_of  # only frames of mixed values need it
+            values = text_of(values)
+        columns[str(name)] = values
+    arrow = pyarrow.Table.from_pandas(pd.DataFrame(columns, index=frame.index), preserve_index=False)
+    arrow = arrow.append_column(ROW, pyarrow.array(range(len(arrow)), type=pyarrow.int64()))
+    name = f"file {table}"
+    con.register(name, arrow)
+    types = dict(con.execute(f"SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM {q(name)})").fetchall())
+    types.pop(ROW)
+    return Source(table, file, q(name), q(ROW), types)
+
+
+def _create_table(con: duckdb.DuckDBPyConnection, source: Source, tidy: set[str]) -> None:
+    """The checked table, typed and tidied: a view over a Parquet file, a DuckDB table from a CSV file."""
+    spec = TABLES[source.table]["columns"]
+    inner, outer = [], []
+    for column, name in source.names.items():
+        kind, source_type = spec[column]["type"], source.types[name]
+        if column in tidy:
+            inner.append(f"{q(name)} AS {q(column + ' raw')}")
+            outer.append(f"{q(column + ' raw')} AS {q(column)}")
+            continue
+        inner += [f"{q(name)} AS {q(column + ' raw')}", f"{as_text(q(name), source_type)} AS {q(column + ' text')}"]
+        value = typed_sql(column, kind, q(column + " raw"), source_type, q(column + " text"))
+        outer.append(f"CAST({value} AS {VIEW_TYPES[kind]}) AS {q(column)}")
+    extra = [q(name) for name in source.extra_columns]
+    relation = source.relation.replace(", file_row_number = true", "")
+    select = f"SELECT {', '.join(outer + extra)} FROM (SELECT {', '.join(inner + extra)} FROM {relation})"
+    con.execute(f"DROP VIEW IF EXISTS {q('checked ' + source.table)}")
+    if source.relation.startswith("read_parquet("):
+        con.execute(f"CREATE OR REPLACE VIEW {q(source.table)} AS {select}")
+    else:
+        con.execute(f"CREATE OR REPLACE TABLE {q(source.table)} AS {select}")
+        con.unregister(f"file {source.table}")
 
 
 def event_date_range(tables: Mapping[str, ibis.Table]) -> tuple[date, date]:

@@ -1,5 +1,5 @@
-"""The dataset held in DuckDB: a validated table is copied into an in-memory DuckDB database
-(compressed) rather than kept in pandas, and handed to Ibis without copying.
+"""The dataset held in DuckDB (views over its Parquet files, or tables copied from CSV), handed
+to Ibis without copying; DuckDB's memory bounded.
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ import tempfile
 import weakref
 from collections.abc import Iterator, Mapping
 
-import duckdb
 import ibis
 import pandas as pd
 import pyarrow
@@ -28,72 +27,6 @@ def _duckdb_settings(spill: bool = True) -> dict[str, str]:
         # a private folder, not DuckDB's default ".tmp" in whatever the working directory is
         settings["temp_directory"] = tempfile.mkdtemp(prefix="iapt-report-duckdb-")
     return settings
-
-
-def _copy_into(backend: ibis.BaseBackend, table: str, frame: pd.DataFrame) -> None:
-    """Copy a frame into a DuckDB backend as a table, with the column types ``create_table`` gives.
-
-    Straight from Arrow (dates as microsecond timestamps, as Ibis would make them), so that
-    nothing else keeps the frame's data alive once the copy is made.
-    """
-    arrow = pyarrow.Table.from_pandas(frame, preserve_index=False)
-    types = [pyarrow.timestamp("us") if pyarrow.types.is_timestamp(f.type) and f.type.tz is None else f.type
-             for f in arrow.schema]
-    arrow = arrow.cast(pyarrow.schema([f.with_type(t) for f, t in zip(arrow.schema, types)]))
-    con = backend.con
-    con.register("_iapt_incoming", arrow)
-    try:
-        con.execute(f'CREATE OR REPLACE TABLE "{table}" AS SELECT * FROM _iapt_incoming')
-    finally:
-        con.unregister("_iapt_incoming")
-
-
-class _DatasetStore:
-    """Where :func:`load_dataset` puts each valid table: a DuckDB database compressed in memory.
-
-    An in-memory DuckDB database compresses its tables only when it is checkpointed: a national
-    year then takes under 1 GB instead of 4 GB, so the pathway and measure queries need not
-    spill. A checkpoint costs time (compressing text is most of it, and about the same whether
-    done per table or for several), so the store checkpoints once the tables copied since the
-    last checkpoint reach :attr:`COMPRESS_AFTER_BYTES`, and once at the end. An older DuckDB
-    without in-memory compression keeps the tables as they are.
-    """
-
-    DATABASE = "iapt_dataset"
-    #: pandas bytes of uncompressed tables that may wait for the next checkpoint
-    COMPRESS_AFTER_BYTES = 500_000_000
-
-    def __init__(self):
-        self.backend = duckdb_backend()
-        self.dtypes: dict[str, pd.Series] = {}
-        self._uncompressed = 0
-        try:
-            self.backend.con.execute(f"ATTACH ':memory:' AS {self.DATABASE} (COMPRESS)")
-        except duckdb.Error:
-            self._compressed = False
-        else:
-            self.backend.con.execute(f"USE {self.DATABASE}")
-            self._compressed = True
-
-    def add(self, table: str, frame: pd.DataFrame) -> None:
-        _copy_into(self.backend, table, frame)
-        self.dtypes[table] = frame.dtypes
-        self._uncompressed += int(frame.memory_usage(index=False).sum())
-        if self._uncompressed >= self.COMPRESS_AFTER_BYTES:
-            self._compress()
-
-    def _compress(self) -> None:
-        if self._compressed and self._uncompressed:
-            self.backend.con.execute(f"CHECKPOINT {self.DATABASE}")
-        self._uncompressed = 0
-
-    def finish(self, sources: Mapping[str, str]) -> Dataset:
-        """The loaded dataset, every table compressed."""
-        self._compress()
-        return Dataset(self.backend, sources, self.dtypes)
-
-    def discard(self) -> None:
-        self.backend.disconnect()
 
 
 def duckdb_backend() -> ibis.BaseBackend:

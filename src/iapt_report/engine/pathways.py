@@ -2,7 +2,8 @@
 
 The derivations follow the IAPT v2 warehouse fields (domain reference section 1.3); names are
 NHS Digital's (``TherapySession_FirstDate``, ``CompletedTreatment_Flag`` ...) so each measure
-reads like its published construction. Everything is an Ibis expression, so the same code runs
+reads like its published construction. The rules are written for statisticians, with the
+reasons for each choice, in docs/definitions.md; keep the two in step. Everything is an Ibis expression, so the same code runs
 on DuckDB (the default) or any other Ibis backend such as PySpark.
 
 Rules taken from the code lists and instrument thresholds (reference/), not from constants here:
@@ -17,6 +18,7 @@ Rules taken from the code lists and instrument thresholds (reference/), not from
 * outcomes use PHQ-9 and one anxiety measure: the anxiety disorder specific measure (ADSM)
   for the problem descriptor when it was recorded first and last, otherwise GAD-7;
 * an instrument's last score exists only when it was recorded at least twice ("paired");
+  same-day scores are ordered by record number, then score (:func:`score_order`);
 * caseness, recovery and reliable change need both measures paired. Referrals without paired
   scores are neither at caseness nor not at caseness, so they stay in the recovery
   denominator (finished - not at caseness), as NHS Digital's published counts imply;
@@ -191,9 +193,10 @@ def chosen_problem_descriptor(complaints: ibis.Table) -> ibis.Table:
 def first_and_last_scores(scores: ibis.Table, spans: ibis.Table) -> ibis.Table:
     """``<Instrument>_FirstScore`` and ``_LastScore`` per pathway; the last only when paired.
 
-    First and last go by date, then by ``UniqueID_IDS606``. Each is one aggregate per pathway
-    and instrument (the score of the row that sorts first, or last) rather than a ranking of
-    every score, which over a national year's scores took most of the derivation's time.
+    Scores are put in order by :func:`score_order` (date, then the record number the ID ends
+    with, then the score; docs/definitions.md says why). Each is one aggregate per pathway and
+    instrument (the score of the row that sorts first, or last) rather than a ranking of every
+    score, which over a national year's scores took most of the derivation's time.
     """
     known = instruments()
     instrument = ibis.cases(
@@ -202,7 +205,7 @@ def first_and_last_scores(scores: ibis.Table, spans: ibis.Table) -> ibis.Table:
     )
     joined = scores.mutate(instrument=instrument).join(spans, PATHWAY_KEY)
     joined = joined.filter(joined.instrument.notnull(), _in_span(joined.AssToolCompDate, joined))
-    recorded = ibis.struct({"date": joined.AssToolCompDate, "id": joined.UniqueID_IDS606})
+    recorded = score_order(joined)
     per_instrument = joined.group_by([PATHWAY_KEY, "instrument"]).aggregate(
         first_score=joined.PersScore.argmin(recorded),
         last_score=joined.PersScore.argmax(recorded),
@@ -217,6 +220,34 @@ def first_and_last_scores(scores: ibis.Table, spans: ibis.Table) -> ibis.Table:
             where=this & (per_instrument.times_recorded >= 2)
         )
     return per_instrument.group_by(PATHWAY_KEY).aggregate(**aggregates)
+
+
+def score_order(scores: ibis.Table) -> ibis.expr.types.StructValue:
+    """The order of a pathway's scores of one instrument: first sorts lowest, last highest.
+
+    1. ``AssToolCompDate`` (recorded to the day; IDS606 carries no time and no care contact);
+    2. the record number: the whole number the ``UniqueID_IDS606`` ends with (all of it when
+       the ID is a number, as the warehouse's is), compared as a number, so record 9 comes
+       before record 10 and ``S9`` before ``S10``; an ID with no digits counts as 0;
+    3. the score, lower first: when two scores of a day cannot be told apart by their record
+       numbers, the first score of a pathway is the lowest of its first day and the last score
+       the highest of its last day, so a tie never makes an improvement or a recovery;
+    4. the ID's text, only so that the pick is repeatable: rows equal on 1-3 have the same score,
+       so the result does not depend on it.
+
+    Only whole-number text functions are used (a regular expression and lengths), which DuckDB
+    and Spark both run; numbers of any length are compared without conversion (leading zeros
+    removed, shorter is smaller, then digit by digit).
+    """
+    digits = scores.UniqueID_IDS606.re_extract(r"([0-9]+)$", 1).fill_null("")
+    number = digits.re_replace(r"^0+", "")
+    return ibis.struct({
+        "date": scores.AssToolCompDate,
+        "number_length": number.length(),
+        "number": number,
+        "score": scores.PersScore,
+        "id": scores.UniqueID_IDS606,
+    })
 
 
 def _score_prefix(instrument: str) -> str:

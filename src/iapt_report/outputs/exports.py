@@ -41,7 +41,7 @@ PUBLICATION_COLUMNS = [
     "MEASURE_VALUE_SUPPRESSED",
 ]
 BREAKDOWN_COLUMNS = ["VARIABLE_TYPE", "VARIABLE_A", "VARIABLE_B"]
-KEY_PACKAGES = ["ibis-framework", "duckdb", "pandas", "numpy", "pyarrow", "pandera", "papermill", "seaborn",
+KEY_PACKAGES = ["ibis-framework", "duckdb", "pandas", "numpy", "pyarrow", "papermill", "seaborn",
                 "matplotlib", "pypandoc-binary", "typst"]
 
 

@@ -33,7 +33,8 @@ def calibration_figures(tables: dict[str, pd.DataFrame], start: date, end: date)
       42 days after referral (M053);
     * ``recovery_rate``: recovered / (finished - not at caseness) x 100 (M192), where the
       scores are those dated within the pathway; an instrument is paired when recorded at
-      least twice (first and last by date, then by UniqueID_IDS606); the anxiety measure is
+      least twice (first and last by date, then by UniqueID_IDS606, whose text order is its
+      record order here: docs/definitions.md); the anxiety measure is
       the ADSM of the chosen problem descriptor when it is paired, else GAD-7; a finisher is
       *not at caseness* when PHQ-9 and anxiety are both paired and neither first score is at
       caseness, and *recovered* when both are paired, a first score is at caseness and neither
