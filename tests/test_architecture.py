@@ -23,6 +23,7 @@ STAGES = {
     "iapt_report.sources": 4,
     "iapt_report.report": 5,
     "iapt_report.cli": 6,
+    "iapt_report.cli_publication": 6,
     "iapt_report.__main__": 6,
 }
 
