@@ -64,6 +64,7 @@ def spark():
         "spark.default.parallelism": "1",
         "spark.sql.adaptive.enabled": "false",
         "spark.sql.codegen.wholeStage": "false",
+        "spark.sql.codegen.factoryMode": "NO_CODEGEN",
         "spark.driver.memory": "1g",
     }
     builder = SparkSession.builder.master("local[1]").appName("iapt-report-tests")
