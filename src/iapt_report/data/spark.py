@@ -99,8 +99,8 @@ def spark_backend(session: Any = None) -> ibis.BaseBackend:
         backend._session.catalog.dropTempView(name)
         backend._cached_dataframes.pop(name).unpersist()
 
-    backend._create_cached_table = create_cached_table  # type: ignore[method-assign]
-    backend._drop_cached_table = drop_cached_table  # type: ignore[method-assign]
+    backend._create_cached_table = create_cached_table
+    backend._drop_cached_table = drop_cached_table
     return backend
 
 
