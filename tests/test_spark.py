@@ -7,6 +7,7 @@ tests/test_measure_properties.py); here: a synthetic quarter end to end through 
 
 from __future__ import annotations
 
+import json
 import os
 from datetime import date
 from pathlib import Path
@@ -15,6 +16,7 @@ import pandas as pd
 import pytest
 
 from builders import DatasetBuilder
+from iapt_report.cli import main
 from iapt_report.data.backends import check_backend, open_tables
 from iapt_report.data.dataset import load_dataset
 from iapt_report.data.periods import Period
@@ -32,8 +34,9 @@ def test_a_synthetic_quarter_gives_every_value_on_spark_that_duckdb_gives(spark,
     monkeypatch.chdir(tmp_path)  # anything Spark would write "here" would show up beside data/
     september = [Period.parse("2020-09")]
 
-    write_measures(data, september, tmp_path / "duckdb", backend="duckdb")
-    write_measures(data, september, tmp_path / "spark", backend="spark")
+    write_measures(data, september, tmp_path / "duckdb")  # DuckDB, the default
+    assert main(["measures", "--period", "2020-09", "--data", str(data), "--out", str(tmp_path / "spark"),
+                 "--backend", "spark"]) == 0
 
     # every measure, at every level: the published file byte for byte, and the unrounded values
     assert (tmp_path / "spark" / "measures.csv").read_bytes() == (tmp_path / "duckdb" / "measures.csv").read_bytes()
@@ -41,6 +44,8 @@ def test_a_synthetic_quarter_gives_every_value_on_spark_that_duckdb_gives(spark,
     on_duckdb = pd.read_parquet(tmp_path / "duckdb" / "measures_unrounded.parquet")
     assert len(on_duckdb) > 10_000 and on_duckdb.MEASURE_VALUE.notna().sum() > 5_000
     pd.testing.assert_frame_equal(on_spark, on_duckdb)
+    manifest = json.loads((tmp_path / "spark" / "manifest.json").read_text())
+    assert manifest["parameters"]["backend"] == "spark"
     # no spark-warehouse, metastore or anything else left in the working folder
     assert sorted(os.listdir(tmp_path)) == ["data", "duckdb", "spark"]
 

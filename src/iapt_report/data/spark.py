@@ -107,22 +107,39 @@ def spark_backend(session: Any = None) -> ibis.BaseBackend:
 def spark_tables(source: str | Path | Mapping[str, Any], session: Any = None) -> dict[str, ibis.Table]:
     """Every table of the dataset as an Ibis table that Spark reads, typed and tidied as the schema says.
 
-    ``source`` is a dataset folder (one ``<TABLE>.parquet`` or ``<TABLE>.csv`` a table; folders
-    of Parquet parts named so work too), or a mapping of each table to a table name of the
-    session's catalogue (``"iapt.ids101_referral"``) or to a Spark DataFrame. The tables are not
-    validated here: :func:`backends.open_tables` validates a folder first; a catalogue's tables
-    are taken as its owners loaded them.
+    ``source`` is one of:
+
+    * a dataset folder on this machine (or a mount every Spark worker shares): one
+      ``<TABLE>.parquet`` or ``<TABLE>.csv`` a table (a folder of Parquet parts so named works too);
+    * the URI of a folder Spark reads (``hdfs://...``, ``s3a://...``, ``abfss://...``, ``dbfs:/...``)
+      holding ``<TABLE>.parquet`` for every table;
+    * a mapping of each table to a table of the session's catalogue (``"iapt.ids101_referral"``)
+      or to a Spark DataFrame.
+
+    The tables are not validated here: :func:`backends.open_tables` validates a folder first; a
+    catalogue's tables and a URI's files are taken as their owners loaded them.
     """
     backend = spark_backend(session)
     prefix = f"iapt_{uuid.uuid4().hex[:12]}_"
-    if isinstance(source, (str, Path)):
-        raw = {table: _read_file(backend, _table_path(Path(source), table), prefix + table) for table in TABLE_NAMES}
+    if isinstance(source, Path) or (isinstance(source, str) and not _is_uri(source)):
+        paths = {table: _table_path(Path(source), table) for table in TABLE_NAMES}
+        raw = {table: _read_file(backend, path.suffix, path.resolve().as_uri(), prefix + table)
+               for table, path in paths.items()}
+    elif isinstance(source, str):
+        raw = {table: _read_file(backend, ".parquet", f"{source.rstrip('/')}/{table}.parquet", prefix + table)
+               for table in TABLE_NAMES}
     else:
         missing = [table for table in TABLE_NAMES if table not in source]
         if missing:
             raise ValueError(f"no table given for {', '.join(missing)}")
-        raw = {table: _from_catalogue(backend, source[table], prefix + table) for table in TABLE_NAMES}
+        raw = {table: _as_view(backend, _catalogue_table(backend, source[table]), prefix + table)
+               for table in TABLE_NAMES}
     return {table: typed_table(table, raw[table]) for table in TABLE_NAMES}
+
+
+def _is_uri(text: str) -> bool:
+    scheme, colon, _rest = text.partition(":")
+    return bool(colon) and len(scheme) > 1 and scheme.replace("+", "").isalnum()  # not C:\...
 
 
 def _table_path(folder: Path, table: str) -> Path:
@@ -132,13 +149,16 @@ def _table_path(folder: Path, table: str) -> Path:
     raise FileNotFoundError(f"{folder / table}: table file not found (looked for {table}.parquet or {table}.csv)")
 
 
-def _read_file(backend: ibis.BaseBackend, path: Path, view: str) -> ibis.Table:
-    if path.suffix == ".parquet":
-        return backend.read_parquet(str(path.resolve()), table_name=view)
+def _read_file(backend: Any, suffix: str, uri: str, view: str) -> ibis.Table:
+    """A file read by Spark's own reader (the URI as given: Ibis would drop a ``file://`` scheme)."""
+    read = backend._session.read
+    if suffix == ".parquet":
+        return _as_view(backend, read.parquet(uri), view)
     # every cell as text, as the pandas path reads a CSV: the typing below converts it; quotes
     # are escaped by doubling them, and a quoted cell may hold line breaks
-    table = backend.read_csv(str(path.resolve()), table_name=view, header=True, inferSchema=False,
-                             encoding="UTF-8", escape='"', multiLine=True, nullValue=None, emptyValue="")
+    frame = read.csv(uri, header=True, inferSchema=False, encoding="UTF-8", escape='"', multiLine=True,
+                     emptyValue="")
+    table = _as_view(backend, frame, view)
     names = {column: column.lstrip("\ufeff").strip() for column in table.columns}  # a UTF-8 BOM, spaces
     table = table.rename({new: old for old, new in names.items() if new != old})
     # the cells pandas reads as missing (an empty cell too); any other text is a value
@@ -147,8 +167,11 @@ def _read_file(backend: ibis.BaseBackend, path: Path, view: str) -> ibis.Table:
                            for column in table.columns})
 
 
-def _from_catalogue(backend: ibis.BaseBackend, table: Any, view: str) -> ibis.Table:
-    frame = backend._session.table(table) if isinstance(table, str) else table
+def _catalogue_table(backend: Any, table: Any) -> Any:
+    return backend._session.table(table) if isinstance(table, str) else table
+
+
+def _as_view(backend: Any, frame: Any, view: str) -> ibis.Table:
     frame.createOrReplaceTempView(view)
     return backend.table(view)
 
