@@ -18,7 +18,9 @@ and only when Spark is asked for.
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import sys
 import tempfile
 import uuid
@@ -63,10 +65,16 @@ def spark_session() -> Any:
     if active is not None:
         return active
     builder = SparkSession.builder.appName("iapt-report")
-    if not os.environ.get("PYSPARK_GATEWAY_PORT"):  # not launched by spark-submit: run Spark here
-        builder = builder.master(os.environ.get("IAPT_SPARK_MASTER", "local[*]"))
-    warehouse = tempfile.mkdtemp(prefix="iapt-report-spark-warehouse-")
-    for key, value in {**LOCAL_SETTINGS, "spark.sql.warehouse.dir": warehouse}.items():
+    if os.environ.get("PYSPARK_GATEWAY_PORT"):  # launched by spark-submit: its master and settings
+        return builder.getOrCreate()
+    builder = builder.master(os.environ.get("IAPT_SPARK_MASTER", "local[*]"))
+    scratch = Path(tempfile.mkdtemp(prefix="iapt-report-spark-"))
+    atexit.register(shutil.rmtree, scratch, ignore_errors=True)  # after Spark has stopped (last in, first out)
+    (scratch / "log4j2.properties").write_text(_QUIET_LOGGING, encoding="utf-8")
+    settings = {**LOCAL_SETTINGS, "spark.sql.warehouse.dir": str(scratch / "warehouse"),
+                # errors only, from the start: not Spark's notes on its own start-up
+                "spark.driver.extraJavaOptions": f"-Dlog4j2.configurationFile={(scratch / 'log4j2.properties').as_uri()}"}
+    for key, value in settings.items():
         builder = builder.config(key, value)
     try:
         session = builder.getOrCreate()
@@ -76,6 +84,17 @@ def spark_session() -> Any:
                                "on PATH or JAVA_HOME") from None
     session.sparkContext.setLogLevel("ERROR")
     return session
+
+
+_QUIET_LOGGING = """\
+rootLogger.level = error
+rootLogger.appenderRef.stderr.ref = console
+appender.console.type = Console
+appender.console.name = console
+appender.console.target = SYSTEM_ERR
+appender.console.layout.type = PatternLayout
+appender.console.layout.pattern = %d{yy/MM/dd HH:mm:ss} %p %c{1}: %m%n
+"""
 
 
 def spark_backend(session: Any = None) -> ibis.BaseBackend:
