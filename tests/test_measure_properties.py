@@ -95,7 +95,7 @@ def check_relations(table: pd.DataFrame) -> None:
 # Spark is slow on tiny data (seconds a query, whatever the size): a few random datasets, each
 # computed on both backends, every level, and every value compared
 @pytest.mark.spark
-@settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=2, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(referral, min_size=1, max_size=12))
 def test_spark_gives_every_value_duckdb_gives_on_random_datasets(spark, referrals):
     builder = build(referrals)
