@@ -25,10 +25,13 @@ OUTPUT := _output
 QUARTO_PREFIX := $(CURDIR)/.tools/quarto
 export PATH := $(if $(wildcard $(QUARTO_PREFIX)/quarto),$(QUARTO_PREFIX):,)$(PATH)
 
+# extra JupyterLab arguments, e.g. make lab LAB_ARGS="--no-browser --port 8899"
+LAB_ARGS ?=
+
 # extra pytest arguments, e.g. make test PYTEST_ARGS="-x -k disclosure"
 PYTEST_ARGS ?=
 
-.PHONY: help venv quarto page-check test test-fast lint report benchmark clean
+.PHONY: help venv quarto page-check test test-fast lint report lab benchmark clean
 
 help: ## List the targets
 	@echo "Usage: make <target>"
@@ -71,6 +74,9 @@ report: venv ## Build the September 2020 monthly and 2020-21 annual reports from
 	$(CLI) synthesize --start $(SYNTHETIC_START) --end $(SYNTHETIC_END) --scale $(SYNTHETIC_SCALE) --out $(SYNTHETIC)
 	$(CLI) build --kind monthly --period 2020-09 --data $(SYNTHETIC) --output $(OUTPUT)
 	$(CLI) build --kind annual --period 2020-21 --data $(SYNTHETIC) --output $(OUTPUT)
+
+lab: venv ## Open JupyterLab on notebooks/ to edit and run the section notebooks (docs/editing.md)
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks $(LAB_ARGS)
 
 benchmark: venv ## Run the benchmarks
 	$(PY) benchmarks/run_benchmarks.py

@@ -2,6 +2,7 @@
 # jupyter:
 #   jupytext:
 #     cell_metadata_filter: tags,-all
+#     formats: ipynb,py:percent
 #     text_representation:
 #       extension: .py
 #       format_name: percent
@@ -16,22 +17,28 @@
 # %% [markdown]
 # # Activity and waiting times
 #
-# Referrals by source, waits to enter treatment and ended referrals by reason. Run only
-# through papermill (`iapt-report build`).
+# Referrals by source, waits to enter treatment and ended referrals by reason.
+#
+# `iapt-report build` runs it for every report and sets every parameter. Run by hand (JupyterLab:
+# `make lab`) it reads the report built for `kind`, `period` and `org` and writes to a scratch
+# folder: see docs/editing.md.
 
 # %% tags=["parameters"]
-kind = "monthly"
-period = "2020-09"
-org = "England"
-measures_path = "measures_unrounded.parquet"
-build_dir = "."
+kind: str = "monthly"  # report kind: "monthly" or "annual"
+period: str = "2020-09"  # reporting period: YYYY-MM (a month) for monthly, YYYY-YY (a financial year) for annual
+org: str = "England"  # England, or the code of a region, ICB, sub-ICB or provider (e.g. ZP007)
+output: str = "_output"  # the folder the report was built into by `iapt-report build` (relative: to the repository)
+measures_path: str = ""  # unrounded measures to read; empty: those of the report built for kind, period and org in output
+build_dir: str = ""  # where this section writes its variables, tables and charts; empty: a scratch folder outside the repository
 
 # %%
 from iapt_report.reference import code_lists
 from iapt_report.report import charts, sections
+from iapt_report.report.build.notebook_inputs import section_inputs
 from iapt_report.report.report_data import ReportData
 from iapt_report.report.section_output import SectionOutput
 
+measures_path, build_dir = section_inputs(kind, period, org, output, measures_path, build_dir)
 data = ReportData.open(measures_path, period, org)
 out = SectionOutput(build_dir, "activity_waiting")
 when = sections.period_name(data)
@@ -103,12 +110,14 @@ if available["waits"]:
         figure = charts.bar_chart(chart_data, "Wait to first treatment", "share", title=title,
                                   value_label="Share of referrals entering treatment (%)", horizontal=True)
         left_out = waits[waits["share_number"].isna()]["Wait to first treatment"].tolist()
-        out.chart(charts.save_chart(
+        chart = charts.save_chart(
             figure, "waits_to_treatment", title=title,
             alt_text=f"Bar chart of the share of referrals entering treatment in {when} by wait from referral: "
                      + "; ".join(f"{r['Wait to first treatment']} {r['Share']}" for _, r in shown.iterrows())
                      + (f". Not charted, too few referrals to publish: {', '.join(left_out)}." if left_out else "."),
-            data=table, out_dir=build_dir))
+            data=table, out_dir=build_dir)
+        out.chart(chart)
+        display(chart)
     else:
         out.note("waits_to_treatment", "", folder="figures")
     display(table)

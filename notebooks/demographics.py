@@ -2,6 +2,7 @@
 # jupyter:
 #   jupytext:
 #     cell_metadata_filter: tags,-all
+#     formats: ipynb,py:percent
 #     text_representation:
 #       extension: .py
 #       format_name: percent
@@ -18,22 +19,28 @@
 #
 # Referrals received by gender, age group and deprivation of the area people live in: counts,
 # shares and (England) rates per 100,000 population of the 2011 Census. Annual report only.
-# Run only through papermill.
+#
+# `iapt-report build` runs it for every report and sets every parameter. Run by hand (JupyterLab:
+# `make lab`) it reads the report built for `kind`, `period` and `org` and writes to a scratch
+# folder: see docs/editing.md.
 
 # %% tags=["parameters"]
-kind = "annual"
-period = "2020-21"
-org = "England"
-measures_path = "measures_unrounded.parquet"
-build_dir = "."
+kind: str = "annual"  # report kind: "monthly" or "annual"
+period: str = "2020-21"  # reporting period: YYYY-MM (a month) for monthly, YYYY-YY (a financial year) for annual
+org: str = "England"  # England, or the code of a region, ICB, sub-ICB or provider (e.g. ZP007)
+output: str = "_output"  # the folder the report was built into by `iapt-report build` (relative: to the repository)
+measures_path: str = ""  # unrounded measures to read; empty: those of the report built for kind, period and org in output
+build_dir: str = ""  # where this section writes its variables, tables and charts; empty: a scratch folder outside the repository
 
 # %%
 import pandas as pd
 
 from iapt_report.report import charts, narrative, sections
+from iapt_report.report.build.notebook_inputs import section_inputs
 from iapt_report.report.report_data import ReportData
 from iapt_report.report.section_output import SectionOutput
 
+measures_path, build_dir = section_inputs(kind, period, org, output, measures_path, build_dir)
 data = ReportData.open(measures_path, period, org)
 out = SectionOutput(build_dir, "demographics")
 when = sections.period_name(data)
@@ -143,13 +150,15 @@ else:
     if chart_title and chart_data["value"].notna().sum() >= 2:
         title = chart_title.split(". ")[0].rstrip(".")
         figure = charts.bar_chart(chart_data, "Age group", "value", title=title, value_label=axis, horizontal=True)
-        out.chart(charts.save_chart(
+        chart = charts.save_chart(
             figure, "referrals_by_age", title=title,
             alt_text=f"Bar chart of {axis[0].lower() + axis[1:]} by age group, {when}: "
                      + "; ".join(f"{r['Age group']} {r[table.columns[-1]] or r[counted] or 'not published'}"
                                  for _, r in table.iterrows()
                                  if not narrative.is_not_stated(r['Age group'])) + ".",
-            data=table, out_dir=build_dir))
+            data=table, out_dir=build_dir)
+        out.chart(chart)
+        display(chart)
     else:
         out.note("referrals_by_age", "", folder="figures")
     display(table)
@@ -192,12 +201,14 @@ else:
                                             name=narrative.deprivation_decile, small_base=0).split(". ")[0].rstrip(".")
         figure = charts.bar_chart(chart_data, "Decile", "recovery_rate", title=title, value_label="Recovery rate (%)",
                                   horizontal=True)
-        out.chart(charts.save_chart(
+        chart = charts.save_chart(
             figure, "referrals_by_deprivation", title=title,
             alt_text=f"Bar chart of the recovery rate by deprivation decile, {when}: "
                      + "; ".join(f"{r['Decile']} {r['Recovery rate'] or 'not published'}"
                                  for _, r in chart_data.iterrows()) + ".",
-            data=table, out_dir=build_dir))
+            data=table, out_dir=build_dir)
+        out.chart(chart)
+        display(chart)
     else:
         out.note("referrals_by_deprivation", "", folder="figures")
     display(table)

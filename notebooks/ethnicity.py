@@ -2,6 +2,7 @@
 # jupyter:
 #   jupytext:
 #     cell_metadata_filter: tags,-all
+#     formats: ipynb,py:percent
 #     text_representation:
 #       extension: .py
 #       format_name: percent
@@ -19,25 +20,35 @@
 # Referrals received per 100,000 population aged 16 and over by ethnic group (2011 Census,
 # England), each group's rate relative to the overall rate, and the share whose ethnicity was
 # not stated. The NHS ethnic categories are mapped to Census groups as documented in
-# docs/ethnicity-and-census.md. Annual report only. Run only through papermill.
+# docs/ethnicity-and-census.md. Annual report only.
+#
+# `iapt-report build` runs it for every report and sets every parameter. Run by hand (JupyterLab:
+# `make lab`) it reads the report built for `kind`, `period` and `org` and writes to a scratch
+# folder: see docs/editing.md.
 
 # %% tags=["parameters"]
-kind = "annual"
-period = "2020-21"
-org = "England"
-measures_path = "measures_unrounded.parquet"
-build_dir = "."
+kind: str = "annual"  # report kind: "monthly" or "annual"
+period: str = "2020-21"  # reporting period: YYYY-MM (a month) for monthly, YYYY-YY (a financial year) for annual
+org: str = "England"  # England, or the code of a region, ICB, sub-ICB or provider (e.g. ZP007)
+output: str = "_output"  # the folder the report was built into by `iapt-report build` (relative: to the repository)
+measures_path: str = ""  # unrounded measures to read; empty: those of the report built for kind, period and org in output
+build_dir: str = ""  # where this section writes its variables, tables and charts; empty: a scratch folder outside the repository
 
 # %%
 import pandas as pd
 
 from iapt_report.report import census, charts, narrative, sections
+from iapt_report.report.build.notebook_inputs import section_inputs
 from iapt_report.report.report_data import ReportData
 from iapt_report.report.section_output import SectionOutput
 
+measures_path, build_dir = section_inputs(kind, period, org, output, measures_path, build_dir)
 data = ReportData.open(measures_path, period, org)
 out = SectionOutput(build_dir, "ethnicity")
 when = sections.period_name(data)
+
+# %% [markdown]
+# ## Referrals by ethnic group against the Census population
 
 # %%
 activity = sections.breakdown_activity(data, "Ethnic Group")  # referrals received, or finished courses
@@ -137,13 +148,15 @@ else:
             figure = charts.rate_comparison_chart(shown, "ethnic_group", "rate_per_100k",
                                                   summary["overall_rate_per_100k"], title=title,
                                                   rate_label=f"{unit.capitalize()} per 100,000 aged 16+")
-            out.chart(charts.save_chart(
+            chart = charts.save_chart(
                 figure, "referrals_by_ethnicity", title=title,
                 alt_text=f"Bar chart of {unit} per 100,000 people aged 16 and over by ethnic group, with a line at "
                          f"the overall rate of {overall}: "
                          + "; ".join(f"{r.ethnic_group} {sections.rate_as_text(r.rate_per_100k, True)}"
                                      for _, r in shown.iterrows()) + ".",
-                data=table, out_dir=build_dir))
+                data=table, out_dir=build_dir)
+            out.chart(chart)
+            display(chart)
         else:
             out.note("referrals_by_ethnicity", "", folder="figures")
         display(table)

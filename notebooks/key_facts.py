@@ -2,6 +2,7 @@
 # jupyter:
 #   jupytext:
 #     cell_metadata_filter: tags,-all
+#     formats: ipynb,py:percent
 #     text_representation:
 #       extension: .py
 #       format_name: percent
@@ -17,27 +18,35 @@
 # # Key facts
 #
 # Headline figures for the report's period and organisation, compared with the previous
-# period and (monthly) the same month a year earlier. Run only through papermill
-# (`iapt-report build`), which sets the parameters below.
+# period and (monthly) the same month a year earlier.
+#
+# `iapt-report build` runs it for every report and sets every parameter. Run by hand (JupyterLab:
+# `make lab`) it reads the report built for `kind`, `period` and `org` and writes to a scratch
+# folder: see docs/editing.md.
 
 # %% tags=["parameters"]
-kind = "monthly"
-period = "2020-09"
-org = "England"
-measures_path = "measures_unrounded.parquet"
-build_dir = "."
+kind: str = "monthly"  # report kind: "monthly" or "annual"
+period: str = "2020-09"  # reporting period: YYYY-MM (a month) for monthly, YYYY-YY (a financial year) for annual
+org: str = "England"  # England, or the code of a region, ICB, sub-ICB or provider (e.g. ZP007)
+output: str = "_output"  # the folder the report was built into by `iapt-report build` (relative: to the repository)
+measures_path: str = ""  # unrounded measures to read; empty: those of the report built for kind, period and org in output
+build_dir: str = ""  # where this section writes its variables, tables and charts; empty: a scratch folder outside the repository
 
 # %%
 from iapt_report.report import charts, sections
+from iapt_report.report.build.notebook_inputs import section_inputs
 from iapt_report.report.report_data import ReportData
 from iapt_report.report.section_output import SectionOutput
 
+measures_path, build_dir = section_inputs(kind, period, org, output, measures_path, build_dir)
 data = ReportData.open(measures_path, period, org)
 out = SectionOutput(build_dir, "key_facts")
 when = sections.period_name(data)
 
 # %% [markdown]
-# Headline figures: a figure that is suppressed or not in the source is set to "" and the
+# ## Headline figures
+#
+# A figure that is suppressed or not in the source is set to "" and the
 # report leaves its line out.
 
 # %%
@@ -52,7 +61,9 @@ out.table("key_facts", table, caption=sections.caption(f"Key facts, {when}", tab
 table
 
 # %% [markdown]
-# Trend over the periods in the build (up to 13 months, or every year the source holds).
+# ## Trend
+#
+# Over the periods in the build (up to 13 months, or every year the source holds).
 
 # %%
 TREND = {"Referrals received": "M001", "Entered treatment": "M031", "Finished a course": "M076"}
@@ -64,12 +75,14 @@ if described is not None:
     out.variable("trend_sentence", described.standing)
     figure = charts.line_chart(trend, "period", "value", hue="measure", title=described.title, y_label="Referrals")
     shown = trend.dropna(subset=["value"])
-    out.chart(charts.save_chart(
+    chart = charts.save_chart(
         figure, "key_facts_trend", title=described.title,
         alt_text=f"Line chart of referrals received, entering treatment and finishing a course of treatment in each of "
                  f"the {trend['period'].nunique()} {unit} from {trend['period'].iloc[0]} to {trend['period'].iloc[-1]}. "
                  f"{described.sentence}",
-        data=trend[["period", "measure", "published"]], out_dir=build_dir))
+        data=trend[["period", "measure", "published"]], out_dir=build_dir)
+    out.chart(chart)
+    display(chart)
 else:
     periods_held = len(data.periods())
     out.variable("trend_sentence", "")

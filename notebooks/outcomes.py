@@ -2,6 +2,7 @@
 # jupyter:
 #   jupytext:
 #     cell_metadata_filter: tags,-all
+#     formats: ipynb,py:percent
 #     text_representation:
 #       extension: .py
 #       format_name: percent
@@ -18,23 +19,33 @@
 #
 # Recovery, reliable improvement, reliable recovery and deterioration of referrals that
 # finished a course of treatment; by problem descriptor and ethnic group where the measures
-# hold those breakdowns (the annual report). Run only through papermill.
+# hold those breakdowns (the annual report).
+#
+# `iapt-report build` runs it for every report and sets every parameter. Run by hand (JupyterLab:
+# `make lab`) it reads the report built for `kind`, `period` and `org` and writes to a scratch
+# folder: see docs/editing.md.
 
 # %% tags=["parameters"]
-kind = "monthly"
-period = "2020-09"
-org = "England"
-measures_path = "measures_unrounded.parquet"
-build_dir = "."
+kind: str = "monthly"  # report kind: "monthly" or "annual"
+period: str = "2020-09"  # reporting period: YYYY-MM (a month) for monthly, YYYY-YY (a financial year) for annual
+org: str = "England"  # England, or the code of a region, ICB, sub-ICB or provider (e.g. ZP007)
+output: str = "_output"  # the folder the report was built into by `iapt-report build` (relative: to the repository)
+measures_path: str = ""  # unrounded measures to read; empty: those of the report built for kind, period and org in output
+build_dir: str = ""  # where this section writes its variables, tables and charts; empty: a scratch folder outside the repository
 
 # %%
 from iapt_report.report import charts, narrative, sections
+from iapt_report.report.build.notebook_inputs import section_inputs
 from iapt_report.report.report_data import ReportData
 from iapt_report.report.section_output import SectionOutput
 
+measures_path, build_dir = section_inputs(kind, period, org, output, measures_path, build_dir)
 data = ReportData.open(measures_path, period, org)
 out = SectionOutput(build_dir, "outcomes")
 when = sections.period_name(data)
+
+# %% [markdown]
+# ## Outcomes in the period
 
 # %%
 summary = sections.outcomes_sentence(data, when)
@@ -50,6 +61,9 @@ out.table("outcomes", table, caption=sections.caption(f"Outcomes of referrals th
                                                       f"{when}", table))
 table
 
+# %% [markdown]
+# ## Trend in the recovery rates
+
 # %%
 trend = sections.trend(data, {"Recovery rate": "M192", "Reliable improvement rate": "M186",
                               "Reliable recovery rate": "M195"})
@@ -58,12 +72,14 @@ unit = "months" if data.period.kind == "month" else "years"
 if described is not None:
     out.variable("trend_sentence", described.sentence)
     figure = charts.line_chart(trend, "period", "value", hue="measure", title=described.title, y_label="Per cent")
-    out.chart(charts.save_chart(
+    chart = charts.save_chart(
         figure, "outcomes_trend", title=described.title,
         alt_text=f"Line chart of the recovery, reliable improvement and reliable recovery rates in each of the "
                  f"{trend['period'].nunique()} {unit} from {trend['period'].iloc[0]} to {trend['period'].iloc[-1]}. "
                  f"{described.sentence}",
-        data=trend[["period", "measure", "published"]], out_dir=build_dir))
+        data=trend[["period", "measure", "published"]], out_dir=build_dir)
+    out.chart(chart)
+    display(chart)
 else:
     held = len(data.periods())
     out.variable("trend_sentence", "")
@@ -126,13 +142,15 @@ for variable_type, name, thing, people in BREAKDOWNS:
         figure = charts.bar_chart(shown.rename(columns={"label": thing}), thing, "recovery_rate", title=title,
                                   value_label="Recovery rate (%)", horizontal=True)
         left_out = chart_frame[chart_frame["recovery_rate"].isna()]["label"].tolist()
-        out.chart(charts.save_chart(
+        chart = charts.save_chart(
             figure, name, title=title,
             alt_text=f"Bar chart of the recovery rate by {thing}, {when}: "
                      + "; ".join(f"{r['label']} {r['Recovery rate']}" for _, r in shown.iterrows())
                      + (f". Not charted, too few referrals to publish: {', '.join(left_out)}." if left_out else "."),
             data=shown[["label", "Finished a course", "Recovery rate"]].rename(columns=columns),
-            out_dir=build_dir))
+            out_dir=build_dir)
+        out.chart(chart)
+        display(chart)
     else:
         out.note(name, "", folder="figures")
 

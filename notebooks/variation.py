@@ -2,6 +2,7 @@
 # jupyter:
 #   jupytext:
 #     cell_metadata_filter: tags,-all
+#     formats: ipynb,py:percent
 #     text_representation:
 #       extension: .py
 #       format_name: percent
@@ -17,24 +18,34 @@
 # # Variation by area and provider
 #
 # Recovery rates compared across commissioning regions, ICBs and providers, with a funnel
-# plot of provider recovery rates against the national rate. Run only through papermill.
+# plot of provider recovery rates against the national rate.
+#
+# `iapt-report build` runs it for every report and sets every parameter. Run by hand (JupyterLab:
+# `make lab`) it reads the report built for `kind`, `period` and `org` and writes to a scratch
+# folder: see docs/editing.md.
 
 # %% tags=["parameters"]
-kind = "monthly"
-period = "2020-09"
-org = "England"
-measures_path = "measures_unrounded.parquet"
-build_dir = "."
+kind: str = "monthly"  # report kind: "monthly" or "annual"
+period: str = "2020-09"  # reporting period: YYYY-MM (a month) for monthly, YYYY-YY (a financial year) for annual
+org: str = "England"  # England, or the code of a region, ICB, sub-ICB or provider (e.g. ZP007)
+output: str = "_output"  # the folder the report was built into by `iapt-report build` (relative: to the repository)
+measures_path: str = ""  # unrounded measures to read; empty: those of the report built for kind, period and org in output
+build_dir: str = ""  # where this section writes its variables, tables and charts; empty: a scratch folder outside the repository
 
 # %%
 from iapt_report.report import charts, narrative, sections
+from iapt_report.report.build.notebook_inputs import section_inputs
 from iapt_report.report.report_data import ReportData
 from iapt_report.report.section_output import SectionOutput
 
+measures_path, build_dir = section_inputs(kind, period, org, output, measures_path, build_dir)
 data = ReportData.open(measures_path, period, org)
 out = SectionOutput(build_dir, "variation")
 when = sections.period_name(data)
 national = ReportData(data.measures, data.period, "England")
+
+# %% [markdown]
+# ## Recovery by commissioning region and ICB
 
 # %%
 levels_held = [level for level in ("CommissioningRegion", "ICB", "SubICB", "Provider") if not data.level(level).empty]
@@ -76,6 +87,9 @@ else:
     # only the published table is shown here: the executed notebook is published with the report
     display(region_table)
 
+# %% [markdown]
+# ## Providers against the national recovery rate (funnel plot)
+
 # %%
 from iapt_report.report import funnel
 
@@ -115,7 +129,7 @@ if len(plotted) >= 3 and national_rate == national_rate:
     out.variable("funnel_sentence", sentence)
     key = "; ".join(f"{n} {flagged.at[i, 'label']} ({'above' if flagged.at[i, 'above_998'] else 'below'})"
                     for i, n in numbers.items())
-    out.chart(charts.save_chart(
+    chart = charts.save_chart(
         figure, "provider_funnel", title=title,
         alt_text=f"Funnel plot of {int(comparison.units['shown'].sum())} providers' recovery rates against the number "
                  f"of referrals in the recovery rate's denominator, with 95% and 99.8% control limits around the "
@@ -123,16 +137,20 @@ if len(plotted) >= 3 and national_rate == national_rate:
                  + (", widened for the variation between providers" if spread.adjusted else "") + f". {title}."
                  + (f" Numbered on the chart: {key}." if key else "")
                  + (f" A star marks {own_name.iloc[0]}, this report's provider." if own is not None else ""),
-        data=funnel.published_table(comparison), out_dir=build_dir))
+        data=funnel.published_table(comparison), out_dir=build_dir)
+    out.chart(chart)
+    display(chart)
     if len(flagged):
         table = plotted.loc[flagged.index, ["name", "Finished a course", "Recovery rate"]].copy()
         table["Compared with national rate"] = ["above" if a else "below" for a in flagged["above_998"]]
         table.insert(0, "Number on chart", [str(numbers[i]) if i in numbers.index else "" for i in flagged.index])
         more = len(flagged) - len(numbers)
-        out.table("provider_outliers", table.rename(columns={"name": "Provider"}),
+        table = table.rename(columns={"name": "Provider"})
+        out.table("provider_outliers", table,
                   caption=(f"Providers outside the 99.8% limits, highest recovery rate first: the {len(numbers)} "
                            f"furthest outside are numbered on the chart, and {more} more are listed without a number."
                            if more else "Providers outside the 99.8% limits, highest recovery rate first."))
+        display(table)
     else:
         out.note("provider_outliers", "No provider was outside the 99.8% control limits.")
 else:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pandas as pd
 import pytest
@@ -100,3 +101,43 @@ def test_bad_period_is_a_clear_error(data_dir, tmp_path, capsys):
     code = main(["measures", "--period", "2020-13", "--data", str(data_dir), "--out", str(tmp_path / "out")])
     assert code == 2
     assert "2020-13" in capsys.readouterr().err
+
+
+def test_version_names_the_package_and_its_engines(capsys):
+    from importlib import metadata
+
+    from iapt_report import __version__
+
+    assert main(["--version"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == f"iapt-report {__version__}"
+    for name in ("duckdb", "ibis-framework", "pandas"):
+        assert f"{name} {metadata.version(name)}" in lines
+    assert any(line.startswith("quarto ") for line in lines)  # its version, or that it was not found
+
+
+def test_check_reports_dates_and_table_sizes_of_a_clean_dataset(data_dir, capsys):
+    from iapt_report.data.schema import EVENT_DATE_COLUMNS
+
+    tables = tiny_dataset()
+    days = pd.concat([pd.to_datetime(tables[table][column]) for table, column in EVENT_DATE_COLUMNS]).dropna()
+    assert main(["check", "--data", str(data_dir)]) == 0
+    out = capsys.readouterr().out
+    assert f"event dates: {days.min():%Y-%m-%d} to {days.max():%Y-%m-%d}" in out
+    for table, frame in tables.items():
+        assert re.search(rf"^  {table} +{len(frame):,}$", out, re.M), table
+    assert out.rstrip().endswith("no problems found")
+
+
+def test_check_lists_the_problems_and_exits_2(data_dir, tmp_path, capsys):
+    referrals = pd.read_csv(data_dir / "IDS101Referral.csv", dtype=str)
+    referrals.loc[0, "ServDischDate"] = "1999-01-01"  # before the referral date
+    referrals.to_csv(data_dir / "IDS101Referral.csv", index=False)
+    (data_dir / "IDS201CareContact.csv").unlink()
+    assert main(["check", "--data", str(data_dir)]) == 2
+    err = capsys.readouterr().err
+    assert "IDS101Referral.csv" in err and "ServDischDate" in err
+    assert "IDS201CareContact" in err and "table file not found" in err
+    assert re.search(rf"^  IDS101Referral +{len(referrals):,}$", err, re.M)  # sizes still given where readable
+    assert re.search(r"^  IDS201CareContact +not read$", err, re.M)
+    assert not any(p.name.startswith(".") for p in tmp_path.iterdir())

@@ -22,7 +22,7 @@ CONDA_NAMES = {
     "seaborn": "seaborn-base",
 }
 # not on conda-forge under these names: listed in environment.yml's pip: section
-PIP_ONLY = {"pypandoc-binary", "typst"}
+PIP_ONLY = {"pypandoc-binary", "typst", "gptables"}
 # conda packages that are not Python distributions pinned by constraints.txt
 NOT_IN_CONSTRAINTS = {"python", "pip", "quarto", "openjdk"}
 

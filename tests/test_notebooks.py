@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import jupytext
 import pytest
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
-PARAMETERS = {"kind", "period", "org", "measures_path", "build_dir"}
+PARAMETERS = {"kind", "period", "org", "output", "measures_path", "build_dir"}
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
@@ -19,8 +20,12 @@ def test_notebook_is_committed_without_outputs_and_has_a_parameters_cell(path):
     assert all(not c.get("outputs") and c.get("execution_count") is None for c in code)
     tagged = [c for c in code if "parameters" in c.get("metadata", {}).get("tags", [])]
     assert len(tagged) == 1
-    names = {line.split("=")[0].strip() for line in "".join(tagged[0]["source"]).splitlines() if "=" in line}
+    lines = "".join(tagged[0]["source"]).splitlines()
+    names = {re.match(r"(\w+)", line).group(1) for line in lines if "=" in line}
     assert names == PARAMETERS
+    # each parameter typed and described, as papermill --help-notebook shows it
+    for line in lines:
+        assert re.fullmatch(r'\w+: str = "[^"]*"  # \S.*', line), line
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)

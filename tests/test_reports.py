@@ -182,6 +182,41 @@ def test_executed_notebooks_in_a_report_show_only_published_figures(monthly):
                 assert column not in text, f"{org} {path.name} shows {column!r}"
 
 
+def test_executed_notebooks_in_a_report_hold_no_warnings_errors_or_tracebacks(monthly, annual):
+    """A reviewer reads the executed notebooks: nothing written to stderr, no warning, no error."""
+    folders = [monthly[0] / "monthly" / "2020-09" / org for org in ("England", PROVIDER)]
+    folders.append(annual[0] / "annual" / "2020-21" / "England")
+    for folder in folders:
+        executed = sorted((folder / "notebooks").glob("*.ipynb"))
+        assert executed, folder
+        for path in executed:
+            for cell in json.loads(path.read_text())["cells"]:
+                for item in cell.get("outputs", []):
+                    where = f"{folder.name} {path.name} cell {cell.get('execution_count')}"
+                    assert item["output_type"] != "error", f"{where}: {item.get('ename')}: {item.get('evalue')}"
+                    assert not (item["output_type"] == "stream" and item.get("name") == "stderr"), \
+                        f"{where} wrote to stderr: {''.join(item.get('text', ''))[:300]}"
+                    text = "".join(item.get("text", "")) + "".join(item.get("data", {}).get("text/plain", ""))
+                    assert not re.search(r"Traceback|Warning:|\bwarn(ing)?s?\b", text, re.IGNORECASE), \
+                        f"{where} shows: {text[:300]}"
+
+
+def test_executed_notebooks_name_the_folders_the_report_and_its_measures_are_in(monthly):
+    """The parameters a reviewer reads first name the report's own folder and its unrounded
+    measures where they are once built, not the staging folders the notebooks ran in."""
+    output, _ = monthly
+    folder = output / "monthly" / "2020-09" / "England"
+    for path in sorted((folder / "notebooks").glob("*.ipynb")):
+        notebook = json.loads(path.read_text())
+        injected = next(c for c in notebook["cells"] if "injected-parameters" in c["metadata"].get("tags", []))
+        source = "".join(injected["source"])
+        assert ".partial-" not in path.read_text(), path.name
+        assert f'build_dir = "{folder.absolute()}"' in source, source
+        parameters = notebook["metadata"]["papermill"]["parameters"]
+        assert Path(parameters["measures_path"]).exists(), parameters
+        assert Path(parameters["build_dir"]) == folder.absolute()
+
+
 def test_a_failing_report_does_not_stop_the_batch(monthly):
     output, reports = monthly
     assert "NOT-AN-ORG" in reports["NOT-AN-ORG"].error

@@ -237,6 +237,15 @@ def test_problem_descriptors_and_scores_are_recorded(tables):
     assert scores["CodedAssToolType"].isin(adsm_codes).any()
 
 
+def test_every_instrument_is_scored_within_its_range(tables):
+    # the v2.1 measures (BIQ, IBS, CFQ, MUS) included: the synthetic data exercise every instrument
+    scores = tables["IDS606CodedScoreAssessmentRefer"]
+    for name, row in instruments().items():
+        mine = scores.loc[scores["CodedAssToolType"] == row["snomed_code"], "PersScore"]
+        assert len(mine) > 0, name
+        assert mine.between(row["score_min"], row["score_max"]).all(), name
+
+
 # --- calibration figures on a hand-built example -------------------------------------------------
 
 def _handbuilt() -> dict[str, pd.DataFrame]:

@@ -1,4 +1,4 @@
-"""Command line: ``iapt-report synthesize`` and ``iapt-report measures``."""
+"""Command line: ``iapt-report synthesize``, ``measures``, ``build``, ``publish`` and ``check``."""
 
 from __future__ import annotations
 
@@ -25,6 +25,9 @@ NHS Talking Therapies (IAPT) official statistics from record-level data.
       builds reports (HTML, PDF, measures.csv, metadata.csv, manifest.json) into
       _output/<kind>/<period>/<org>/, one per period and organisation, and _output/index.html
 
+  iapt-report build --kind monthly --period 2020-09 --section outcomes   (or --render-only)
+      re-runs one section's notebook (or none) and re-renders the report in seconds
+
   iapt-report build --kind monthly --period 2021-06 --published FILE [--org CODE ...]
       the same reports from a file NHS Digital published (docs/published-data.md)
 
@@ -32,6 +35,13 @@ NHS Talking Therapies (IAPT) official statistics from record-level data.
       computes NHS Digital's measures (M001 ...) for England, regions, ICBs, sub-ICBs and
       providers and writes measures.csv (disclosure control applied), metadata.csv,
       measures_unrounded.parquet and manifest.json
+
+  iapt-report publish --kind annual --period 2020-21 --release-date 2021-06-10 --output _output/release/2020-21
+      assembles a release folder: the England report, the data (CSV, zipped when large), the
+      metadata, the reference tables workbook, a landing page index.html and SHA256SUMS
+
+  iapt-report check --data _data/synthetic
+      validates a dataset and reports its date range, rows per table and problems
 """
 
 
@@ -56,6 +66,9 @@ def main(argv: list[str] | None = None) -> int:
     """
     parser = _parser()
     args = parser.parse_args(argv)
+    if getattr(args, "version", False):
+        print("\n".join(version_lines()))
+        return 0
     if not getattr(args, "command", None):
         parser.print_help()
         return 2
@@ -124,6 +137,8 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="iapt-report", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
     )
+    parser.add_argument("--version", action="store_true",
+                        help="print the version of iapt-report and of its engines (duckdb, ibis, pandas, quarto)")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND", dest="command")
 
     synth = commands.add_parser(
@@ -197,8 +212,96 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--no-cache", dest="cache", action="store_false", default=None,
                        help="compute the measures again even if OUTPUT/_cache holds them for the same data files "
                             "and package (the cache is on by default)")
+    build.add_argument("--section", action="append", metavar="SECTION",
+                       help="re-run only this section's notebook (e.g. outcomes; repeat for several) and re-render "
+                            "the report, the other sections' outputs reused from the report built before from the "
+                            "same measures (docs/editing.md)")
+    build.add_argument("--render-only", action="store_true",
+                       help="re-render the report (after editing its narrative) without running any notebook, the "
+                            "sections' outputs reused from the report built before from the same measures")
     build.set_defaults(run=_build)
+    _add_publication_commands(commands)
     return parser
+
+
+def _add_publication_commands(commands) -> None:
+    """``publish`` (a release folder) and ``check`` (a dataset validated and described)."""
+    publish = commands.add_parser(
+        "publish",
+        help="assemble a release folder: report, data, metadata, reference tables, landing page, checksums",
+        description="Build the England report (and any --org reports) and assemble one release folder: report.html "
+        "and report.pdf, the data in NHS Digital's layout (measures.csv, or measures.zip when longer than a "
+        "spreadsheet opens), metadata.csv, reference_tables.xlsx (an accessible spreadsheet), index.html (the landing "
+        "page: each file with its size and SHA-256) and SHA256SUMS. The folder is replaced all or nothing. The "
+        "release date is given, so that a rebuild gives byte-identical data files.",
+    )
+    publish.add_argument("--kind", required=True, choices=["monthly", "annual"], help="the publication")
+    publish.add_argument("--period", required=True, help="YYYY-MM for monthly, YYYY-YY for annual")
+    publish.add_argument("--release-date", required=True, type=_date,
+                         help="the publication date, YYYY-MM-DD, stated on the landing page, the reports and the "
+                              "workbook (given, never today's date: a rebuild gives the same files)")
+    source = publish.add_mutually_exclusive_group()
+    source.add_argument("--data", type=Path, help="record-level dataset folder (default _data/synthetic)")
+    source.add_argument("--published", type=Path, help="a file NHS Digital published (docs/published-data.md)")
+    publish.add_argument("--output", required=True, type=Path,
+                         help="the release folder; an existing one is replaced only if iapt-report wrote it")
+    publish.add_argument("--org", action="append", default=[],
+                         help="also build this organisation's report into organisations/<code>/; repeat")
+    publish.add_argument("--renderer", choices=["auto", "quarto", "fallback"], default="auto",
+                         help="renderer (default auto)")
+    publish.set_defaults(run=_publish)
+
+    check = commands.add_parser(
+        "check",
+        help="validate a dataset and report its date range, rows per table and problems",
+        description="Read and validate a record-level dataset as a build would, without computing measures: print "
+        "its event-date range, the rows of each table and every problem found. Exit status 0 when it is clean, 2 "
+        "when it has problems.",
+    )
+    check.add_argument("--data", required=True, type=Path, help="folder with one file per IAPT table")
+    check.set_defaults(run=_check)
+
+
+def _publish(args) -> int:
+    from iapt_report.report.publication.release import PublishOptions, publish
+
+    folder = publish(PublishOptions(kind=args.kind, period=args.period, output=args.output,
+                                    release_date=args.release_date, data=args.data, published=args.published,
+                                    orgs=list(args.org), renderer=args.renderer))
+    print(f"release {args.kind} {args.period} -> {folder} (landing page {folder / 'index.html'})")
+    return 0
+
+
+def _check(args) -> int:
+    from iapt_report.data.dataset_check import check_dataset
+
+    if not args.data.is_dir():
+        raise UserError(f"--data {args.data} is not a folder (expected one file per IAPT table)")
+    summary = check_dataset(args.data)
+    print("\n".join(summary.lines()), file=sys.stdout if summary.clean else sys.stderr)
+    return 0 if summary.clean else 2
+
+
+def version_lines() -> list[str]:
+    """``iapt-report --version``: the package and the engines it computes and renders with."""
+    import shutil
+    from importlib import metadata
+
+    from iapt_report import __version__
+
+    lines = [f"iapt-report {__version__}"]
+    for name in ("duckdb", "ibis-framework", "pandas", "pyarrow", "gptables"):
+        try:
+            lines.append(f"{name} {metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            lines.append(f"{name} not installed")
+    if shutil.which("quarto"):
+        from iapt_report.report.render import quarto_version
+
+        lines.append(f"quarto {quarto_version()}")
+    else:
+        lines.append("quarto not found (reports are rendered by the pandoc + Typst fallback)")
+    return lines
 
 
 def _date(text: str) -> date:
@@ -280,6 +383,10 @@ def _build(args) -> int:
         value = getattr(args, option)
         if value is not None:
             setattr(config, attribute, value)
+    if args.section and args.render_only:
+        raise UserError("--section and --render-only do not go together: --render-only runs no section")
+    if args.section or args.render_only:
+        config.sections = [] if args.render_only else args.section
     if args.kind and not args.period and not args.config:
         config.periods = ["2020-09"] if args.kind == "monthly" else ["2020-21"]
     if config.published is not None and not Path(config.published).is_file():
@@ -292,6 +399,8 @@ def _build(args) -> int:
     for r in results:
         if not r.error:
             cached = ", measures from the cache" if r.measures_from_cache else ""
+            if config.sections is not None:  # say what was run, and what was reused
+                cached += f", sections run: {', '.join(r.sections_run) or 'none'}"
             print(f"built {r.kind} {r.period} {r.org} -> {r.folder} (rendered with {r.renderer}{cached})")
             if r.reader_checks:
                 print(f"  {len(r.reader_checks)} reader check(s) failed (also in its manifest.json):", file=sys.stderr)

@@ -29,7 +29,9 @@ def dataset_schema() -> dict:
 @lru_cache(maxsize=None)
 def instruments() -> dict[str, dict]:
     """Outcome instruments by name (PHQ9, GAD7, AgoraAlone ...) with SNOMED code, the range a score
-    can take (``score_min`` to ``score_max``, inclusive) and thresholds."""
+    can take (``score_min`` to ``score_max``, inclusive) and thresholds; ``code_verified`` and
+    ``values_verified`` ("yes"/"no") say whether the code and the range and thresholds were checked
+    against the public ``source`` named, ``not_verified`` what was not (docs/instruments.md)."""
     rows = csv.DictReader(io.StringIO(_read_text("instruments.csv")))
     out = {}
     for row in rows:
@@ -38,3 +40,11 @@ def instruments() -> dict[str, dict]:
         row["reliable_change"] = float(row["reliable_change"])
         out[row["instrument"]] = row
     return out
+
+
+def unverified_instruments() -> list[dict]:
+    """The instruments whose SNOMED CT code, range or thresholds could not be checked against a
+    public source (``code_verified`` or ``values_verified`` not "yes"), in the order of
+    instruments.csv. The report's notes name them."""
+    return [row for row in instruments().values()
+            if row["code_verified"] != "yes" or row["values_verified"] != "yes"]

@@ -8,7 +8,7 @@ fallback is a stand-in for machines without Quarto, not a second publishing syst
 the two to the same content.
 
 Both renderers use the page furniture in ``report_templates/``: page style, a pandoc filter for
-tables, a skip link and, with ``synthetic=True``, the synthetic-data warning (a banner that stays
+tables, a skip link, search and sort for the longer tables (``table_tools.html``) and, with ``synthetic=True``, the synthetic-data warning (a banner that stays
 on screen as the HTML page scrolls, and the header of every PDF page). For Quarto they are copied
 into the build folder and named in its ``_metadata.yml``, so that ``quarto render`` run there by
 hand gives the same report.
@@ -42,6 +42,9 @@ from .section_output import variable_value
 TEMPLATES = Path(__file__).parent / "report_templates"
 BANNER_TEXT = "These figures are built from SYNTHETIC data: they are not official statistics"
 RENDERERS = ("auto", "quarto", "fallback")
+#: Search and sort for the HTML report's longer tables (a self-contained script; the tables stay
+#: plain tables without it)
+TABLE_TOOLS = "table_tools.html"
 
 # front matter keys the fallback keeps (Quarto reads them all); other keys (params, format ...)
 # mean nothing to pandoc here
@@ -177,7 +180,8 @@ def _write_quarto_page(build_dir: Path, synthetic: bool) -> None:
         html_head.append("synthetic_banner_head.html")
         html_before.append("synthetic_banner.html")
         typst_head.append("synthetic_banner.typ")
-    for name in ("page.css", "report.lua", *html_head, *html_before, *typst_head):
+    html_after = [TABLE_TOOLS]
+    for name in ("page.css", "report.lua", *html_head, *html_before, *html_after, *typst_head):
         shutil.copyfile(TEMPLATES / name, folder / name)
 
     def inside(names: list[str]) -> list[str]:
@@ -187,7 +191,7 @@ def _write_quarto_page(build_dir: Path, synthetic: bool) -> None:
         "filters": inside(["report.lua"]),
         "format": {
             "html": {"css": inside(["page.css"]), "include-in-header": inside(html_head),
-                     "include-before-body": inside(html_before)},
+                     "include-before-body": inside(html_before), "include-after-body": inside(html_after)},
             "typst": {"include-in-header": inside(typst_head)},
         },
     }
@@ -358,7 +362,8 @@ def _render_with_fallback(build_dir: Path, source: str, synthetic: bool, html: P
     with _atomic(html) as partial:
         _pandoc([markdown.name, *common, "--to", "html5", "--embed-resources", "--wrap=none",
                  f"--template={TEMPLATES / 'report.html'}", f"--css={TEMPLATES / 'report.css'}",
-                 f"--css={TEMPLATES / 'page.css'}", *banner_head, *before_body, "--output", partial.name],
+                 f"--css={TEMPLATES / 'page.css'}", *banner_head, *before_body,
+                 f"--include-after-body={TEMPLATES / TABLE_TOOLS}", "--output", partial.name],
                 build_dir, "HTML")
 
     banner_typst = [f"--include-in-header={TEMPLATES / 'synthetic_banner.typ'}"] if synthetic else []

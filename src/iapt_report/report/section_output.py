@@ -8,7 +8,10 @@ A section writes, inside the report's build folder:
 * ``figures/<name>.png|.csv|.md`` - a chart, its data, and the markdown that shows it with
   its title and alt text (``{{< include figures/<name>.md >}}``).
 
-The build merges every section's variables into ``_variables.yml`` for the renderer.
+The build merges every section's variables into ``_variables.yml`` for the renderer, and
+``variables/<section>.outputs.txt`` lists the files the section wrote (one path a line,
+relative to the build folder), so that a build re-running only some sections
+(``iapt-report build --section``) can keep the others' files and drop the re-run ones' old files.
 
 Everything handed over here is text, never markup: values, table cells, captions and notes are
 escaped by :mod:`safe_text`, because names in them come from data files. Formatting (bold,
@@ -24,12 +27,16 @@ import yaml
 
 from . import safe_text
 
+#: ``variables/<section>.outputs.txt``: the files a section wrote (see :meth:`SectionOutput.save`)
+OUTPUTS_SUFFIX = ".outputs.txt"
+
 
 class SectionOutput:
     def __init__(self, build_dir: str | Path, section: str):
         self.build_dir = Path(build_dir)
         self.section = section
         self.variables: dict[str, str] = {}
+        self.written: set[Path] = set()
         for folder in ("variables", "tables", "figures"):
             (self.build_dir / folder).mkdir(parents=True, exist_ok=True)
 
@@ -44,18 +51,21 @@ class SectionOutput:
         if caption:
             text = f"{text}\n: {safe_text.markdown(caption)}\n"
         path.write_text(text, encoding="utf-8")
+        self.written.add(path)
         return path
 
     def chart(self, chart_ref) -> Path:
         """The markdown for a chart saved with ``charts.save_chart`` (image, alt text, data link)."""
         path = self.build_dir / "figures" / f"{chart_ref.name}.md"
         path.write_text(chart_ref.markdown() + "\n", encoding="utf-8")
+        self.written.update([path, chart_ref.png_path, chart_ref.csv_path, *chart_ref.other_paths.values()])
         return path
 
     def note(self, name: str, text: str, folder: str = "tables") -> Path:
         """A line of text in place of a table or chart (``folder="figures"``), saying why it is not shown."""
         path = self.build_dir / folder / f"{name}.md"
         path.write_text(safe_text.markdown(text) + "\n", encoding="utf-8")
+        self.written.add(path)
         return path
 
     def leave_out(self, reason: str) -> None:
@@ -67,9 +77,16 @@ class SectionOutput:
         self.variables["left_out"] = safe_text.markdown(reason)
 
     def save(self) -> Path:
+        """``variables/<section>.yml`` (the figures for the narrative) and
+        ``variables/<section>.outputs.txt`` (the files this section wrote)."""
         path = self.build_dir / "variables" / f"{self.section}.yml"
         path.write_text(yaml.safe_dump({self.section: self.variables}, sort_keys=True, allow_unicode=True),
                         encoding="utf-8")
+        root = self.build_dir.resolve()
+        listed = sorted({Path(p).resolve().relative_to(root).as_posix() for p in self.written
+                         if Path(p).resolve().is_relative_to(root)})
+        (self.build_dir / "variables" / f"{self.section}{OUTPUTS_SUFFIX}").write_text(
+            "".join(f"{name}\n" for name in listed), encoding="utf-8")
         return path
 
 

@@ -25,7 +25,7 @@ from iapt_report.outputs.paths import (
 from iapt_report.report.report_data import ReportDataError
 from iapt_report.sources.published import PublishedFileError, published_periods
 
-from .config import BuildConfig, BuildError
+from .config import UNROUNDED_FOLDER, BuildConfig, BuildError, unrounded_measures_path
 from .index import _index_problem, write_index
 from .measure_sources import RecordLevelMeasures, _measures_for, _published_measures
 from .report_folder import CACHE_FOLDER, BuiltReport, _build_one
@@ -100,6 +100,7 @@ def build_reports(config: BuildConfig) -> list[BuiltReport]:
                 report = BuiltReport(config.kind, period_label, org)
                 report.seconds = {"load_and_derive": load_seconds, "measures": measure_seconds}
                 report.measures_from_cache = from_cache
+                report.measures_cache = record_level.cache_key if record_level is not None else None
                 try:
                     if measures_error is not None:
                         raise measures_error
@@ -131,17 +132,20 @@ def _prepare_output(config: BuildConfig) -> None:
     problem = _index_problem(output / "index.html")
     if problem:
         raise BuildError(problem)
-    for folder in [output, *sorted(output.glob(f"{config.kind}/*")), output / CACHE_FOLDER]:
+    for folder in [output, *sorted(output.glob(f"{config.kind}/*")), output / CACHE_FOLDER,
+                   *sorted(output.glob(f"{UNROUNDED_FOLDER}/{config.kind}/*"))]:
         if folder.is_dir() and not folder.is_symlink():
             remove_stale_staging(folder)
     problems = []
     for label in config.periods:
         for org in config.orgs:
             final = inside(output, Path(config.kind) / Period.parse(label).label / org_folder_name(org))
-            try:
-                check_replaceable(final, "--output")
-            except OutputPathError as error:
-                problems.append(str(error))
+            unrounded = unrounded_measures_path(output, config.kind, label, org).parent
+            for folder in (final, unrounded):
+                try:
+                    check_replaceable(folder, "--output")
+                except OutputPathError as error:
+                    problems.append(str(error))
     if problems:
         raise BuildError("\n".join(problems))
 

@@ -21,6 +21,18 @@ SECTIONS = {
     "annual": ["key_facts", "activity_waiting", "demographics", "ethnicity", "outcomes", "variation"],
 }
 
+#: Where the unrounded measures of every report are kept: outside the report folders, which are
+#: published. Folders starting with "_" are never listed as reports (index.write_index).
+UNROUNDED_FOLDER = "_unrounded"
+UNROUNDED_FILE = "measures_unrounded.parquet"
+
+
+def unrounded_measures_path(output: str | Path, kind: str, period: str, org: str) -> Path:
+    """``<output>/_unrounded/<kind>/<period>/<org>/measures_unrounded.parquet``: the unrounded
+    measures a report's sections read (``org`` checked as a safe folder name)."""
+    return (Path(output) / UNROUNDED_FOLDER / kind / Period.parse(period).label / org_folder_name(org)
+            / UNROUNDED_FILE)
+
 
 class BuildError(RuntimeError):
     """A report could not be built; the message names the step (and notebook) that failed."""
@@ -49,6 +61,9 @@ class BuildConfig:
     backend: str = DEFAULT_BACKEND
     notebooks: Path = REPOSITORY / "notebooks"
     report_sources: Path = REPOSITORY / "report"
+    # the section notebooks to run; the other sections' outputs are reused from the report built
+    # before from the same measures (None: run every section; []: none, re-render only)
+    sections: list[str] | None = None
 
     @classmethod
     def from_file(cls, path: Path) -> "BuildConfig":
@@ -82,6 +97,13 @@ class BuildConfig:
                 raise BuildError(str(error)) from None
         if self.backend not in BACKENDS:
             raise BuildError(f"--backend must be one of {list(BACKENDS)}, not {shown(self.backend)}")
+        if self.sections is not None:
+            if isinstance(self.sections, str) or not isinstance(self.sections, (list, tuple)):
+                raise BuildError(f"sections: expected a list of section names, not {shown(self.sections)}")
+            unknown = [name for name in self.sections if name not in SECTIONS[self.kind]]
+            if unknown:
+                raise BuildError(f"--section: a {self.kind} report has no section {shown(unknown[0])}; its sections "
+                                 f"are {', '.join(SECTIONS[self.kind])}")
         if self.renderer not in RENDERERS:
             raise BuildError(f"--renderer must be one of {list(RENDERERS)}, not {shown(self.renderer)}")
         for option, value in (("trend_months", self.trend_months), ("notebook_workers", self.notebook_workers)):
@@ -101,12 +123,13 @@ class BuildConfig:
 #: one-item list), a whole number, true/false, or a folder or file (text).
 _SETTING_TYPES = {"kind": "text", "periods": "list", "orgs": "list", "data": "path", "output": "path",
                   "trend_months": "integer", "renderer": "text", "published": "path", "notebook_workers": "integer",
-                  "cache": "boolean", "allow_empty": "boolean", "backend": "text", "notebooks": "path", "report_sources": "path"}
+                  "cache": "boolean", "allow_empty": "boolean", "backend": "text", "notebooks": "path",
+                  "report_sources": "path", "sections": "list"}
 _SETTING_EXAMPLES = {"kind": 'kind = "monthly"', "periods": 'periods = ["2020-08", "2020-09"]',
                      "orgs": 'orgs = ["England", "NLS"]', "trend_months": "trend_months = 13",
                      "renderer": 'renderer = "auto"', "notebook_workers": "notebook_workers = 2",
                      "cache": "cache = true", "allow_empty": "allow_empty = false",
-                     "backend": 'backend = "duckdb"'}
+                     "backend": 'backend = "duckdb"', "sections": 'sections = ["outcomes"]'}
 
 
 def _setting(path: Path, key: str, value):

@@ -46,6 +46,11 @@ class RecordLevelMeasures:
         self.all_from_cache = True  # until a table has to be computed (reset per report period)
         self._fingerprint = _cache_fingerprint(hashes) if cache_dir is not None else ""
 
+    @property
+    def cache_key(self) -> str | None:
+        """Where the measures are cached: ``<cache folder>/<key>-*.parquet`` (None without a cache)."""
+        return None if self.cache_dir is None else f"{self.cache_dir.as_posix()}/{self._fingerprint[:16]}"
+
     def load(self) -> None:
         """Read and validate the dataset now, so that an invalid one fails before any report is
         built; not when the cache already holds measures of these very files (they were
@@ -99,11 +104,20 @@ class RecordLevelMeasures:
         return table
 
 
+#: The parts of the package the measures cannot depend on: the report stage and the commands,
+#: which no lower stage imports (tests/test_architecture.py). Editing how a section is computed
+#: or drawn leaves the cached measures in use, so re-running a section takes seconds.
+_NOT_IN_MEASURES = ("report/", "cli.py", "__main__.py")
+
+
 def _cache_fingerprint(hashes: dict[str, str]) -> str:
-    """What a cached measures table depends on: the data files, this package's files, the engine."""
+    """What a cached measures table depends on: the data files, this package's files up to the
+    engine (reference data, data, outputs, engine, sources), the engine's libraries."""
     digest = hashlib.sha256(json.dumps(sorted(hashes.items())).encode())
     package = Path(__file__).resolve().parents[2]  # the whole iapt_report package
     for path in sorted(package.rglob("*")):
+        if path.relative_to(package).as_posix().startswith(_NOT_IN_MEASURES):
+            continue
         if path.is_file() and path.suffix in (".py", ".yaml", ".yml", ".csv", ".json", ".toml", ".txt"):
             digest.update(path.relative_to(package).as_posix().encode())
             digest.update(path.read_bytes())

@@ -5,6 +5,7 @@ stopping them at once when the build is stopped.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import re
 import shutil
@@ -170,3 +171,19 @@ def _run_notebook(template: Path, executed: Path, parameters: dict, cwd: Path, f
         shutil.copy(executed, kept)
         raise BuildError(f"notebook {template.name} failed in cell {error.exec_count}: {error.ename}: {error.evalue}"
                          f" (executed copy kept at {kept})") from error
+
+
+def _record_final_paths(executed: list[Path], moves: dict[Path, Path]) -> None:
+    """Write the folders a build will move its staged outputs to into executed notebooks.
+
+    The notebooks run in staging folders (``.England.partial-...``) that are renamed once the
+    report is complete; the parameters papermill injected (the cell a reviewer reads first, and
+    the notebook's metadata) would otherwise name folders that no longer exist. Only those paths
+    change: the text of every cell and output is otherwise as executed.
+    """
+    for notebook in executed:
+        text = notebook.read_text(encoding="utf-8")
+        for staged, final in moves.items():
+            # paths appear inside JSON strings (escaped) in the cell source and the metadata
+            text = text.replace(json.dumps(str(staged))[1:-1], json.dumps(str(final))[1:-1])
+        notebook.write_text(text, encoding="utf-8")

@@ -1,6 +1,9 @@
 """One report's folder, built in a staging folder and swapped into place when complete: its
 measures and metadata CSVs, the report sources fitted to the figures the sections produced,
-the section notebooks run, the report rendered and checked, and the manifest.
+the section notebooks run (or, for ``--section``/``--render-only``, some of them and the others'
+outputs reused: :mod:`.section_reuse`), the report rendered and checked, and the manifest. The
+unrounded measures the notebooks read are kept beside, not inside, the report folder:
+``<output>/_unrounded/<kind>/<period>/<org>/``, staged and swapped with it.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from iapt_report.engine.disclosure import apply_disclosure, disclosure_rule_text
 from iapt_report.engine.registry import measure_metadata
 from iapt_report.outputs.exports import (
     MEASURES_CSV,
+    file_sha256,
     publication_table,
     staged_folder,
     write_csv,
@@ -31,8 +35,9 @@ from iapt_report.report.report_check import check_report
 from iapt_report.report.report_data import ENGLAND, ReportData
 from iapt_report.report.section_output import merge_variables, variable_value
 
-from .config import SECTIONS, BuildConfig
-from .notebooks import _run_notebooks
+from .config import SECTIONS, UNROUNDED_FILE, UNROUNDED_FOLDER, BuildConfig, unrounded_measures_path
+from .notebooks import _record_final_paths, _run_notebooks
+from .section_reuse import copy_section_outputs, plan_sections, reusable_sections
 
 CACHE_FOLDER = "_cache"
 FAILED_FOLDER = "_failed"
@@ -50,6 +55,9 @@ class BuiltReport:
     left_out: list = field(default_factory=list)  # report-source lines left out: their figures are absent
     measures_from_cache: bool = False  # every measure came from the cache: the dataset was not read again
     reader_checks: list = field(default_factory=list)  # what report_check found wrong in the built report
+    measures_cache: str | None = None  # the cache the measures were read from or written to (<folder>/<key>-*)
+    sections_run: list = field(default_factory=list)  # section notebooks run for this build
+    sections_reused: list = field(default_factory=list)  # sections taken from the report built before
 
 
 def _build_one(report: BuiltReport, measures: pd.DataFrame, period: Period, config: BuildConfig,
@@ -60,11 +68,15 @@ def _build_one(report: BuiltReport, measures: pd.DataFrame, period: Period, conf
     output = Path(config.output).absolute()
     where = Path(config.kind) / period.label / org_folder_name(report.org)  # a code becomes a name only if safe
     final = inside(output, where)
-    with staged_folder(final, within=output, option="--output") as staging:
+    # the unrounded measures are kept outside the (published) report folder, staged and swapped with it
+    unrounded_final = unrounded_measures_path(output, config.kind, period.label, report.org).parent
+    with staged_folder(unrounded_final, within=output, option="--output") as unrounded, \
+            staged_folder(final, within=output, option="--output") as staging:
         started = time.perf_counter()
-        measures_path = staging / "data" / "measures_unrounded.parquet"
-        measures_path.parent.mkdir()
+        measures_path = unrounded / UNROUNDED_FILE
         _report_measures(measures, data).to_parquet(measures_path, index=False)
+        measures_sha256 = file_sha256(measures_path)
+        _write_unrounded_notes(unrounded, hashes, config.kind, period, report.org, where)
         published = measures[(measures.REPORTING_PERIOD_START == period.start.isoformat())
                              & (measures.REPORTING_PERIOD_END == period.end.isoformat())]
         if not data.national:
@@ -84,11 +96,18 @@ def _build_one(report: BuiltReport, measures: pd.DataFrame, period: Period, conf
         started = time.perf_counter()
         parameters = {"kind": config.kind, "period": period.label, "org": report.org,
                       "measures_path": str(measures_path), "build_dir": str(staging)}
+        sections = SECTIONS[config.kind]
+        reusable = reusable_sections(final, sections, measures_sha256) if config.sections is not None else []
+        report.sections_run = plan_sections(sections, config.sections, reusable)
+        report.sections_reused = [section for section in sections if section not in report.sections_run]
+        copy_section_outputs(final, staging, report.sections_reused)
         failed_dir = inside(output, FAILED_FOLDER / where)
-        _run_notebooks([config.notebooks / f"{section}.ipynb" for section in SECTIONS[config.kind]],
+        _run_notebooks([config.notebooks / f"{section}.ipynb" for section in report.sections_run],
                        staging / "notebooks", parameters, staging, failed_dir, config.notebook_workers)
+        _record_final_paths([staging / "notebooks" / f"{section}.ipynb" for section in report.sections_run],
+                            {staging: final, unrounded: unrounded_final})
         merge_variables(staging)
-        report.left_out = adapt_sources(staging, [*SECTIONS[config.kind], "about", "notes"],
+        report.left_out = adapt_sources(staging, [*sections, "about", "notes"],
                                         drop_unset=config.published is not None)
         report.seconds["notebooks"] = round(time.perf_counter() - started, 3)
 
@@ -104,11 +123,28 @@ def _build_one(report: BuiltReport, measures: pd.DataFrame, period: Period, conf
                         "data": str(config.published or config.data), "synthetic": synthetic,
                         "published_file": config.published is not None, "renderer": rendered.renderer,
                         "left_out": report.left_out, "measures_from_cache": report.measures_from_cache,
+                        "measures_cache": report.measures_cache, "measures_sha256": measures_sha256,
+                        "unrounded_measures": (Path(UNROUNDED_FOLDER) / where / UNROUNDED_FILE).as_posix(),
+                        "sections_run": report.sections_run, "sections_reused": report.sections_reused,
                         "rows_for_org": int(len(org_rows)), "reader_checks": report.reader_checks,
                         "org_name": data.org_name, "period_name": period_label_in_words(period)},
             timings=report.seconds,
         )
     report.folder = final
+
+
+def _write_unrounded_notes(folder: Path, hashes: dict[str, str], kind: str, period: Period, org: str,
+                           report_folder: Path) -> None:
+    """README.txt and manifest.json beside a report's unrounded measures: what they are, and that
+    they are not for publication."""
+    (folder / "README.txt").write_text(
+        f"NOT FOR PUBLICATION. {UNROUNDED_FILE} holds the unrounded measures (before disclosure control) that "
+        f"the sections of the report in {report_folder.as_posix()} read. Below England level they include small "
+        "numbers that disclosure control hides: never publish, share or copy this folder with the reports.\n",
+        encoding="utf-8")
+    write_manifest(folder, inputs=hashes, parameters={"kind": kind, "period": period.label, "org": org,
+                                                      "not_for_publication": True,
+                                                      "report_folder": report_folder.as_posix()})
 
 
 def _all_rows_of(table: pd.DataFrame, data: ReportData) -> pd.DataFrame:

@@ -5,6 +5,8 @@ below England level, and each chart written as PNG with its data as CSV, returne
 
 from __future__ import annotations
 
+import base64
+import html
 import os
 import re
 from dataclasses import dataclass, field
@@ -78,6 +80,17 @@ class ChartRef:
         alt = safe_text.attribute(self.alt_text)
         return (f'![{title}](figures/{self.name}.png){{fig-alt="{alt}"}}\n\n'
                 f"[Download the data for this chart (CSV)](figures/{self.name}.csv)")
+
+    def _repr_mimebundle_(self, include=None, exclude=None) -> dict:
+        """How a notebook shows the chart (``display(chart)``): the image as the report shows
+        it, with its title and alt text beneath, so the executed notebook is a record of it."""
+        png = base64.b64encode(self.png_path.read_bytes()).decode("ascii")
+        title, alt = html.escape(self.title), html.escape(self.alt_text)
+        page = (f'<figure><img src="data:image/png;base64,{png}" alt="{alt}" style="max-width:100%">'
+                f"<figcaption><strong>{title}</strong><br><em>Alt text:</em> {alt}<br><em>Files:</em> "
+                f"figures/{html.escape(self.name)}.png, figures/{html.escape(self.name)}.csv</figcaption></figure>")
+        return {"text/html": page, "image/png": png,
+                "text/plain": f"Chart {self.name}: {self.title}"}
 
 
 def _one_line(text: str) -> str:

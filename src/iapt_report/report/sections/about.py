@@ -8,6 +8,7 @@ import os
 from datetime import date, datetime, timezone
 
 from iapt_report.data.periods import Period
+from iapt_report.reference import unverified_instruments
 from iapt_report.report import narrative
 from iapt_report.report.report_data import ReportData
 
@@ -31,10 +32,24 @@ def _release_date() -> str:
     return f"{day.day} {narrative.month_name(day)}"
 
 
+def instruments_note(unverified: list[dict]) -> str:
+    """The note naming the outcome measures whose SNOMED CT code, range or thresholds could not be
+    checked against a public source (rows of instruments.csv, see
+    :func:`iapt_report.reference.unverified_instruments`); "" when there are none."""
+    if not unverified:
+        return ""
+    names = narrative.and_list([row["description"] for row in unverified])
+    return ("The SNOMED CT codes, score ranges or clinical thresholds of these outcome measures could not be "
+            f"checked against a public source (the NHS Data Dictionary, NHS England's guidance or NHS Digital's "
+            f"specifications): {names}. Caseness, recovery and reliable change for referrals measured on them "
+            "may change when these are confirmed.")
+
+
 def about_statements(data: ReportData, *, synthetic: bool, published_name: str | None) -> dict[str, str]:
     """What the report says about its data (``about.*`` variables): the source, the publication
     metadata (status, period, coverage, release, next release, contact) and the notes that
-    depend on the source and period (COVID-19, data set versions). A note that does not apply
+    depend on the source and period (COVID-19, data set versions, outcome measures not verified:
+    figures computed here, not a published file's). A note that does not apply
     is "" (the report leaves its line out). Plain text: the report sources add any emphasis."""
     period = data.period
     when = period_name(data)
@@ -87,4 +102,5 @@ def about_statements(data: ReportData, *, synthetic: bool, published_name: str |
         "contact": contact,
         "covid_note": covid,
         "dataset_note": dataset_note,
+        "instruments_note": "" if published_name is not None else instruments_note(unverified_instruments()),
     }
