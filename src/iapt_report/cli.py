@@ -1,4 +1,8 @@
-"""Command line: ``iapt-report synthesize``, ``measures``, ``build``, ``publish`` and ``check``."""
+"""Command line: ``iapt-report synthesize``, ``measures``, ``build``, ``publish`` and ``check``.
+
+Kept as one module: every command's options, and how each is run and its errors reported, read in
+one place, as ``iapt-report --help`` shows them.
+"""
 
 from __future__ import annotations
 
