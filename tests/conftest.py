@@ -47,6 +47,7 @@ def spark():
     Its warehouse is a temporary folder; the measure code only makes temporary views, so nothing
     is left behind. Skips when PySpark or Java is missing (fails in CI: see pytest_sessionstart).
     """
+    import shutil
     import tempfile
 
     reason = spark_available()
@@ -54,8 +55,9 @@ def spark():
         pytest.skip(reason)
     from pyspark.sql import SparkSession
 
+    warehouse = tempfile.mkdtemp(prefix="iapt-test-spark-warehouse-")
     settings = {
-        "spark.sql.warehouse.dir": tempfile.mkdtemp(prefix="iapt-test-spark-warehouse-"),
+        "spark.sql.warehouse.dir": warehouse,
         "spark.sql.session.timeZone": "UTC",
         "spark.ui.enabled": "false",
         "spark.ui.showConsoleProgress": "false",
@@ -74,6 +76,7 @@ def spark():
     session.sparkContext.setLogLevel("ERROR")
     yield session
     session.stop()
+    shutil.rmtree(warehouse, ignore_errors=True)
 
 
 @pytest.fixture(params=["duckdb", pytest.param("spark", marks=pytest.mark.spark)])
