@@ -6,12 +6,20 @@ test does not care about. Tables come out typed as the dataset schema says.
 
 from __future__ import annotations
 
+import atexit
 import itertools
+import shutil
+import tempfile
 
 import ibis
 import pandas as pd
+import pyarrow
+import pyarrow.parquet
 
 from iapt_report.reference import dataset_schema, instruments
+
+#: The backend ``DatasetBuilder.ibis_tables()`` gives tables of: set by the ``backend`` fixture (conftest.py).
+BACKEND = "duckdb"
 
 PANDAS_TYPES = {"string": "str", "date": "datetime64[ms]", "integer": "Int64", "number": "float64"}
 
@@ -110,6 +118,25 @@ class DatasetBuilder:
     def tables(self) -> dict[str, pd.DataFrame]:
         return {name: typed_frame(name, rows) for name, rows in self.rows.items()}
 
-    def ibis_tables(self) -> dict[str, ibis.Table]:
+    def ibis_tables(self, backend: str | None = None) -> dict[str, ibis.Table]:
+        """The tables on ``backend`` (default :data:`BACKEND`): copied into a new DuckDB, or
+        written as Parquet files that Spark reads and types (:func:`iapt_report.data.spark.spark_tables`)."""
+        if (backend or BACKEND) == "spark":
+            from iapt_report.data.spark import spark_tables
+
+            return spark_tables(self.write_parquet(_scratch_folder()))
         con = ibis.duckdb.connect()
         return {name: con.create_table(name, frame) for name, frame in self.tables().items()}
+
+    def write_parquet(self, folder) -> str:
+        """Every table as ``<folder>/<TABLE>.parquet`` (a dataset folder); returns the folder."""
+        for name, frame in self.tables().items():
+            pyarrow.parquet.write_table(pyarrow.Table.from_pandas(frame, preserve_index=False), f"{folder}/{name}.parquet")
+        return str(folder)
+
+
+def _scratch_folder() -> str:
+    """A new temporary folder, removed when the test run ends (Spark reads the files lazily)."""
+    folder = tempfile.mkdtemp(prefix="iapt-test-dataset-")
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return folder

@@ -23,7 +23,7 @@ CONDA_NAMES = {
 # not on conda-forge under these names: listed in environment.yml's pip: section
 PIP_ONLY = {"pypandoc-binary", "typst", "gptables"}
 # conda packages that are not Python distributions pinned by constraints.txt
-NOT_IN_CONSTRAINTS = {"python", "pip", "quarto"}
+NOT_IN_CONSTRAINTS = {"python", "pip", "quarto", "openjdk"}
 
 _CONDA_SPEC = re.compile(r"^\s*([A-Za-z0-9_.\-]+)\s*(?:(==|=)\s*([^\s#]+))?\s*$")
 

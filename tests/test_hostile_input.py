@@ -717,7 +717,7 @@ def test_a_text_where_a_list_is_expected_is_the_one_item_list(tmp_path):
 
 @settings(max_examples=150, deadline=None, suppress_health_check=FUNCTION_FIXTURE)
 @given(key=st.sampled_from(["kind", "periods", "orgs", "trend_months", "renderer", "notebook_workers", "cache",
-                            "allow_empty", "output"]),
+                            "allow_empty", "output", "backend"]),
        value=st.one_of(st.integers(-5, 30), st.booleans(), st.floats(allow_nan=False, allow_infinity=False),
                        hostile_text, st.lists(st.one_of(hostile_text, st.integers()), max_size=3)))
 def test_any_config_value_is_accepted_or_refused_with_a_build_error(tmp_path, key, value):

@@ -1,4 +1,5 @@
-"""Property tests (Hypothesis): relations every measures table must satisfy, on random datasets."""
+"""Property tests (Hypothesis): relations every measures table must satisfy, on random datasets, and
+the same table from Spark as from DuckDB."""
 
 from __future__ import annotations
 
@@ -66,6 +67,10 @@ def build(referrals: list[dict]) -> DatasetBuilder:
 @given(st.lists(referral, min_size=1, max_size=12))
 def test_measure_relations_hold(referrals):
     table = MeasureEngine(build(referrals).ibis_tables()).compute(SEPTEMBER, levels=["England", "Provider"])
+    check_relations(table)
+
+
+def check_relations(table: pd.DataFrame) -> None:
     national = table[table.GROUP_TYPE == "England"].set_index("MEASURE_ID").MEASURE_VALUE
 
     # finished a course never exceeds ended referrals
@@ -87,6 +92,19 @@ def test_measure_relations_hold(referrals):
     )
 
 
+# Spark is slow on tiny data (seconds a query, whatever the size): a few random datasets, each
+# computed on both backends, every level, and every value compared
+@pytest.mark.spark
+@settings(max_examples=2, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(referral, min_size=1, max_size=12))
+def test_spark_gives_every_value_duckdb_gives_on_random_datasets(spark, referrals):
+    builder = build(referrals)
+    on_spark = MeasureEngine(builder.ibis_tables("spark")).compute(SEPTEMBER)
+    on_duckdb = MeasureEngine(builder.ibis_tables("duckdb")).compute(SEPTEMBER)
+    pd.testing.assert_frame_equal(on_spark, on_duckdb)
+    check_relations(on_spark)
+
+
 # months with and without activity (the data run from June to October 2020), not in date order,
 # one before the data start and a gap between two of them
 TREND_MONTHS = [Period.parse(label) for label in ("2020-09", "2020-08", "2020-06", "2020-05", "2020-11")]
@@ -103,6 +121,17 @@ def test_totals_of_several_months_at_once_equal_each_month_on_its_own(referrals)
     one_by_one = pd.concat([engine.compute(month, levels=levels, breakdowns=False) for month in TREND_MONTHS],
                            ignore_index=True)
     pd.testing.assert_frame_equal(together, one_by_one)
+
+
+@pytest.mark.spark
+@settings(max_examples=2, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(referral, min_size=1, max_size=12))
+def test_spark_gives_the_totals_of_several_months_duckdb_gives(spark, referrals):
+    builder = build(referrals)
+    levels = ["England", "ICB", "Provider"]
+    on_spark = MeasureEngine(builder.ibis_tables("spark")).compute_totals(TREND_MONTHS, levels=levels)
+    on_duckdb = MeasureEngine(builder.ibis_tables("duckdb")).compute_totals(TREND_MONTHS, levels=levels)
+    pd.testing.assert_frame_equal(on_spark, on_duckdb)
 
 
 def test_totals_of_overlapping_periods_are_refused():

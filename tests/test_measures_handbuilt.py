@@ -1,6 +1,8 @@
 """Measures on small hand-built datasets; every expected value is worked out in the test.
 
-Period throughout: September 2020 (2020-09-01 to 2020-09-30 inclusive).
+Period throughout: September 2020 (2020-09-01 to 2020-09-30 inclusive). Every test runs on each
+backend (the ``backend`` fixture, tests/conftest.py): DuckDB, and Spark reading the same tables
+from Parquet files.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from iapt_report.engine.pathways import derive_pathways
 from iapt_report.reference import instruments
 
 SEPTEMBER = Period.parse("2020-09")
+
+pytestmark = pytest.mark.usefixtures("backend")
 
 
 def england(builder: DatasetBuilder, period: Period = SEPTEMBER) -> dict[str, float]:

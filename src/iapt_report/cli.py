@@ -1,4 +1,8 @@
-"""Command line: ``iapt-report synthesize``, ``measures``, ``build``, ``publish`` and ``check``."""
+"""Command line: ``iapt-report synthesize``, ``measures``, ``build``, ``publish`` and ``check``.
+
+Kept as one module: every command's options, and how each is run and its errors reported, read in
+one place, as ``iapt-report --help`` shows them.
+"""
 
 from __future__ import annotations
 
@@ -76,6 +80,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     from iapt_report.data.periods import PeriodError
     from iapt_report.data.problems import DatasetError
+    from iapt_report.data.spark import SparkUnavailable
     from iapt_report.outputs.paths import OutputPathError
     from iapt_report.report.build import BuildError
     from iapt_report.sources.published import PublishedFileError
@@ -93,7 +98,8 @@ def main(argv: list[str] | None = None) -> int:
             # what was stopped on purpose is not an error, so the rest of this process stays quiet
             sys.unraisablehook = _ignore_unraisable
             return 128 + int(number)
-        except (UserError, DatasetError, PeriodError, BuildError, OutputPathError, PublishedFileError) as error:
+        except (UserError, DatasetError, PeriodError, BuildError, OutputPathError, PublishedFileError,
+                SparkUnavailable) as error:
             print(f"iapt-report: error: {error}", file=sys.stderr)
             return 2
         except OSError as error:  # a folder that cannot be written, a disk that is full
@@ -176,6 +182,9 @@ def _parser() -> argparse.ArgumentParser:
     measures.add_argument("--no-breakdowns", action="store_true", help="skip the annual breakdowns for financial years")
     measures.add_argument("--allow-empty", action="store_true",
                           help="compute a period outside the data's dates (every count zero) instead of refusing it")
+    measures.add_argument("--backend", choices=["duckdb", "spark"], default="duckdb",
+                          help="engine that computes the measures: duckdb (default, in this process) or spark (the "
+                               "active Spark session or a local one; docs/spark.md); both give the same figures")
     measures.set_defaults(run=_measures)
 
     build = commands.add_parser(
@@ -185,7 +194,7 @@ def _parser() -> argparse.ArgumentParser:
         "(Quarto when on PATH, otherwise pandoc + Typst). Several --period and --org values build a batch; a "
         "failing report does not stop the others, and failures are listed at the end (exit status 1). Settings "
         "come from --config (TOML: kind, periods, orgs, data, output, trend_months, renderer, notebook_workers, cache, "
-        "allow_empty); options given "
+        "allow_empty, backend); options given "
         "here override it.",
     )
     build.add_argument("--config", type=Path, help="TOML file with the run's settings")
@@ -203,6 +212,9 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--allow-empty", dest="allow_empty", action="store_true", default=None,
                        help="build a report for a period outside the data's dates (every count zero) instead of "
                             "refusing it (config: allow_empty = true)")
+    build.add_argument("--backend", choices=["duckdb", "spark"],
+                       help="engine that computes the measures from record-level data: duckdb (default) or spark "
+                            "(docs/spark.md; config: backend = \"spark\")")
     build.add_argument("--no-cache", dest="cache", action="store_false", default=None,
                        help="compute the measures again even if OUTPUT/_cache holds them for the same data files "
                             "and package (the cache is on by default)")
@@ -280,6 +292,7 @@ def _measures(args) -> int:
         breakdowns=False if args.no_breakdowns else None,
         command_line=["measures", *sys.argv[2:]],
         allow_empty=args.allow_empty,
+        backend=args.backend,
     )
     for period, folder in outputs.items():
         print(f"{period}: wrote {folder}")
@@ -292,7 +305,7 @@ def _build(args) -> int:
     config = BuildConfig.from_file(args.config) if args.config else BuildConfig()
     for option, attribute in (("kind", "kind"), ("period", "periods"), ("org", "orgs"), ("data", "data"),
                               ("output", "output"), ("renderer", "renderer"), ("published", "published"),
-                              ("cache", "cache"), ("allow_empty", "allow_empty")):
+                              ("cache", "cache"), ("allow_empty", "allow_empty"), ("backend", "backend")):
         value = getattr(args, option)
         if value is not None:
             setattr(config, attribute, value)

@@ -324,9 +324,24 @@ def _metrics(table: ibis.Table, measures: list[Measure], selected: Callable[[Mea
         if decomposed and m.statistic == "mean":
             metrics[f"{m.id}__sum"] = value.sum(where=rows)
             metrics[f"{m.id}__n"] = value.count(where=rows)
+        elif m.statistic == "median":
+            metrics[m.id] = _median(value, rows)
         else:
             metrics[m.id] = getattr(value, m.statistic)(where=rows)
     return metrics
+
+
+def _median(value: ibis.expr.types.FloatingValue, rows: ibis.expr.types.BooleanValue) -> ibis.expr.types.FloatingScalar:
+    """The exact median of ``value`` over the rows ``rows`` picks: the middle value, or the mean of
+    the two middle values when their number is even (DuckDB's ``quantile_cont``, Spark's
+    ``percentile`` at 0.5: the same numbers).
+
+    Written as the median of the value where the row is picked and NULL elsewhere (both ignore
+    NULLs) rather than with ``where=``: Ibis gives Spark a filtered median as
+    ``percentile(IF(rows, value, NULL), IF(rows, 0.5, NULL))``, whose percentage Spark refuses
+    as not a constant (DATATYPE_MISMATCH.NON_FOLDABLE_INPUT).
+    """
+    return ibis.ifelse(rows, value, ibis.null("float64")).median()
 
 
 def _aggregate(table: ibis.Table, keys: list[str], measures: list[Measure], periods: list[Period]) -> list[pd.DataFrame]:

@@ -7,9 +7,9 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from iapt_report.data.dataset import event_date_range, load_dataset
+from iapt_report.data.backends import DEFAULT_BACKEND, check_backend, open_tables
+from iapt_report.data.dataset import event_date_range
 from iapt_report.data.periods import Period, check_periods_have_data
-from iapt_report.data.store import connect
 from iapt_report.outputs.exports import (
     input_hashes,
     publication_table,
@@ -33,6 +33,7 @@ def write_measures(
     breakdowns: bool | None = None,
     command_line: list[str] | None = None,
     allow_empty: bool = False,
+    backend: str = DEFAULT_BACKEND,
 ) -> dict[str, Path]:
     """Validate the dataset, compute every period and write its folder.
 
@@ -46,8 +47,12 @@ def write_measures(
     ``out`` must not be, hold or lie inside ``data_dir``, and a folder is replaced only if this
     package wrote it (:func:`paths.replace_problem`): :class:`paths.OutputPathError` otherwise,
     before the dataset is read.
+
+    ``backend`` computes the measures: ``duckdb`` (in this process) or ``spark`` (the active
+    Spark session, or a local one; see :mod:`data.backends`). Both give the same figures.
     """
     data_dir, out = Path(data_dir), Path(out)
+    check_backend(backend)
     separate_folders(data_dir, "--data", out, "--out")
     folders = {period.label: out if len(periods) == 1 else inside(out, period.label) for period in periods}
     for folder in folders.values():
@@ -58,14 +63,14 @@ def write_measures(
     with tqdm(total=steps, desc="measures", unit="step", disable=None) as progress:
         started = time.perf_counter()
         progress.set_postfix_str("loading and validating")
-        tables = load_dataset(data_dir)
+        tables = open_tables(data_dir, backend)
         hashes = input_hashes(data_dir)
         timings["load_and_validate"] = round(time.perf_counter() - started, 3)
         progress.update()
 
         started = time.perf_counter()
         progress.set_postfix_str("deriving pathways")
-        engine = MeasureEngine(connect(tables))
+        engine = MeasureEngine(tables)
         if not allow_empty:
             check_periods_have_data(periods, event_date_range(engine.tables), "--allow-empty")
         timings["derive_pathways"] = round(time.perf_counter() - started, 3)
@@ -91,6 +96,7 @@ def write_measures(
                         "period_end": period.end.isoformat(),
                         "data": str(data_dir),
                         "levels": levels or "all",
+                        "backend": backend,
                         "breakdowns": breakdowns if breakdowns is not None else period.kind == "year",
                         "command_line": command_line or [],
                     },

@@ -66,7 +66,8 @@ def build_reports(config: BuildConfig) -> list[BuiltReport]:
         data_dir = Path(config.data)
         synthetic = (data_dir / SYNTHETIC_MARKER).exists()
         hashes = input_hashes(data_dir)
-        record_level = RecordLevelMeasures(data_dir, hashes, Path(config.output) / CACHE_FOLDER if config.cache else None)
+        record_level = RecordLevelMeasures(data_dir, hashes, Path(config.output) / CACHE_FOLDER if config.cache else None,
+                                           config.backend)
         record_level.load()  # fails here, before any report, when the dataset is invalid (unless cached)
         if not config.allow_empty:
             check_periods_have_data([Period.parse(label) for label in config.periods], record_level.date_range(),

@@ -9,6 +9,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from iapt_report.data.backends import BACKENDS, DEFAULT_BACKEND
 from iapt_report.data.periods import Period
 from iapt_report.outputs.paths import OutputPathError, org_folder_name, separate_folders, shown
 from iapt_report.report.render import RENDERERS
@@ -56,6 +57,8 @@ class BuildConfig:
     cache: bool = True
     # build a report for a period outside the data's dates (all zeros) instead of refusing it
     allow_empty: bool = False
+    # the engine that computes measures from record-level data: "duckdb" or "spark" (docs/spark.md)
+    backend: str = DEFAULT_BACKEND
     notebooks: Path = REPOSITORY / "notebooks"
     report_sources: Path = REPOSITORY / "report"
     # the section notebooks to run; the other sections' outputs are reused from the report built
@@ -92,6 +95,8 @@ class BuildConfig:
                 org_folder_name(org)
             except OutputPathError as error:
                 raise BuildError(str(error)) from None
+        if self.backend not in BACKENDS:
+            raise BuildError(f"--backend must be one of {list(BACKENDS)}, not {shown(self.backend)}")
         if self.sections is not None:
             if isinstance(self.sections, str) or not isinstance(self.sections, (list, tuple)):
                 raise BuildError(f"sections: expected a list of section names, not {shown(self.sections)}")
@@ -118,13 +123,13 @@ class BuildConfig:
 #: one-item list), a whole number, true/false, or a folder or file (text).
 _SETTING_TYPES = {"kind": "text", "periods": "list", "orgs": "list", "data": "path", "output": "path",
                   "trend_months": "integer", "renderer": "text", "published": "path", "notebook_workers": "integer",
-                  "cache": "boolean", "allow_empty": "boolean", "notebooks": "path", "report_sources": "path",
-                  "sections": "list"}
+                  "cache": "boolean", "allow_empty": "boolean", "backend": "text", "notebooks": "path",
+                  "report_sources": "path", "sections": "list"}
 _SETTING_EXAMPLES = {"kind": 'kind = "monthly"', "periods": 'periods = ["2020-08", "2020-09"]',
                      "orgs": 'orgs = ["England", "NLS"]', "trend_months": "trend_months = 13",
                      "renderer": 'renderer = "auto"', "notebook_workers": "notebook_workers = 2",
                      "cache": "cache = true", "allow_empty": "allow_empty = false",
-                     "sections": 'sections = ["outcomes"]'}
+                     "backend": 'backend = "duckdb"', "sections": 'sections = ["outcomes"]'}
 
 
 def _setting(path: Path, key: str, value):

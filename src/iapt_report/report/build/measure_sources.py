@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from iapt_report.data.dataset import event_date_range, load_dataset
+from iapt_report.data.backends import DEFAULT_BACKEND, open_tables
+from iapt_report.data.dataset import event_date_range
 from iapt_report.data.periods import Period
-from iapt_report.data.store import connect
 from iapt_report.engine.measures import LEVELS, MeasureEngine
 from iapt_report.outputs.exports import package_versions
 from iapt_report.report.report_data import ENGLAND
@@ -34,10 +34,13 @@ class RecordLevelMeasures:
     same data then reads the measures instead of loading, validating and deriving the dataset
     again: the statistician who rewrites the narrative, or a batch that adds organisations,
     waits seconds, not minutes. Any change to a data file or to the package makes a new key.
+    ``backend`` is the engine that computes (:mod:`data.backends`); both give the same tables, so
+    the cache does not depend on it.
     """
 
-    def __init__(self, data_dir: Path, hashes: dict[str, str], cache_dir: Path | None):
+    def __init__(self, data_dir: Path, hashes: dict[str, str], cache_dir: Path | None, backend: str = DEFAULT_BACKEND):
         self.data_dir = Path(data_dir)
+        self.backend = backend
         self.cache_dir = cache_dir
         self._engine: MeasureEngine | None = None
         self.all_from_cache = True  # until a table has to be computed (reset per report period)
@@ -58,7 +61,7 @@ class RecordLevelMeasures:
 
     def _engine_now(self) -> MeasureEngine:
         if self._engine is None:
-            self._engine = MeasureEngine(connect(load_dataset(self.data_dir)))
+            self._engine = MeasureEngine(open_tables(self.data_dir, self.backend))
         return self._engine
 
     def compute(self, period: Period, levels: list[str] | None = None, breakdowns: bool | None = None) -> pd.DataFrame:
