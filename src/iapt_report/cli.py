@@ -19,7 +19,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from iapt_report.cli_publication import add_publication_commands, version_lines
+from iapt_report.cli_publication import UserError, add_publication_commands, version_lines
 
 DESCRIPTION = """\
 NHS Talking Therapies (IAPT) official statistics from record-level data.
@@ -49,10 +49,6 @@ NHS Talking Therapies (IAPT) official statistics from record-level data.
   iapt-report check --data _data/synthetic
       validates a dataset and reports its date range, rows per table and problems
 """
-
-
-class UserError(Exception):
-    """A problem the user can fix; printed without a traceback."""
 
 
 class Stopped(KeyboardInterrupt):

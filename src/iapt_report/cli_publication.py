@@ -10,6 +10,11 @@ from datetime import date
 from pathlib import Path
 
 
+class UserError(Exception):
+    """A problem the user can fix; the command line prints it on one line, without a traceback
+    (defined here, below cli.py, so that every command can raise it)."""
+
+
 def add_publication_commands(commands, date_type: Callable[[str], date]) -> None:
     """Add ``publish`` (a release folder) and ``check`` (a dataset validated and described) to the
     command line's subcommands; ``date_type`` parses a date argument as the other commands do."""
@@ -63,9 +68,7 @@ def _check(args) -> int:
     from iapt_report.data.dataset_check import check_dataset
 
     if not args.data.is_dir():
-        print(f"iapt-report: error: --data {args.data} is not a folder (expected one file per IAPT table)",
-              file=sys.stderr)
-        return 2
+        raise UserError(f"--data {args.data} is not a folder (expected one file per IAPT table)")
     summary = check_dataset(args.data)
     print("\n".join(summary.lines()), file=sys.stdout if summary.clean else sys.stderr)
     return 0 if summary.clean else 2
