@@ -1,4 +1,9 @@
-"""The measure registry (reference/measures.yaml) as typed definitions, and its metadata file."""
+"""The measure registry (reference/measures.yaml and its family files) as typed definitions, and its metadata file.
+
+The registry is ``reference/measures.yaml`` followed by the family files listed in its
+``families:`` key (``reference/measures_<family>.yaml``), each with optional ``cohorts`` and
+``measures``; a cohort name is shared by every file, and measures keep file order.
+"""
 
 from __future__ import annotations
 
@@ -55,7 +60,7 @@ class Measure:
 @lru_cache(maxsize=None)
 def load_registry() -> tuple[Measure, ...]:
     """Every measure in the registry, in registry order, checked for consistency."""
-    spec = yaml.safe_load(_read_text("measures.yaml"))
+    spec = _registry_spec()
     descriptions = {
         row["measure_id"]: row["description"]
         for row in csv.DictReader(io.StringIO(_read_text("measure_descriptions.csv")))
@@ -83,6 +88,20 @@ def load_registry() -> tuple[Measure, ...]:
         )
     _check(measures)
     return tuple(measures)
+
+
+def _registry_spec() -> dict:
+    """measures.yaml with its family files' cohorts and measures appended, in the order it lists them."""
+    spec = yaml.safe_load(_read_text("measures.yaml"))
+    cohorts, measures = dict(spec["cohorts"]), list(spec["measures"])
+    for family in spec.get("families", []):
+        part = yaml.safe_load(_read_text(f"measures_{family}.yaml")) or {}
+        for name, cohort in (part.get("cohorts") or {}).items():
+            if name in cohorts:
+                raise RegistryError(f"measures_{family}.yaml: cohort {name!r} is defined twice")
+            cohorts[name] = cohort
+        measures += part.get("measures") or []
+    return {"cohorts": cohorts, "measures": measures}
 
 
 def _check(measures: list[Measure]) -> None:
