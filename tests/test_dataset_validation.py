@@ -86,10 +86,10 @@ def test_a_required_table_is_still_reported_missing_but_an_optional_one_is_not(t
 def test_an_optional_table_that_is_present_is_checked_in_full(tmp_path):
     tables = v21_dataset()
     tables["IDS007DisabilityType"] = tables["IDS007DisabilityType"].drop(columns="RecordNumber")
-    tables["IDS011SocPerCircumstances"] = tables["IDS011SocPerCircumstances"].iloc[0:0]
+    tables["IDS011SocPerCircumstances"] = tables["IDS011SocPerCircumstances"].iloc[0:0]  # accepted: no records
     error = load_error(written(tables, tmp_path))
     assert only_problem(error, "IDS007DisabilityType.csv", "RecordNumber").problem == "this column is missing"
-    assert only_problem(error, "IDS011SocPerCircumstances.csv", None).problem.startswith("the table has no rows")
+    assert len(error.problems) == 1, str(error)
 
 
 def test_an_optional_mpi_field_present_in_the_file_is_loaded(tmp_path):
