@@ -339,6 +339,30 @@ def test_a_second_build_of_the_same_data_reads_cached_measures(synthetic_data, t
     [fourth] = build_reports(uncached)
     assert fourth.error is None and not fourth.measures_from_cache
     assert not (tmp_path / "fresh" / "_cache").exists()
+    metadata = pd.read_csv(fourth.folder / "metadata.csv", dtype=str, keep_default_na=False)
+    assert set(metadata["COMPUTED"]) == {"yes"}  # the synthetic data hold every v2.1 table
+    assert json.loads((fourth.folder / "manifest.json").read_text())["not_computed"] == {}
+
+
+def test_a_report_from_an_older_extract_names_the_measures_it_cannot_give(synthetic_data, tmp_path):
+    """Without IDS004EmpStatus (an IAPT v2.0 extract), the measures that need it are left out of the
+    report's measures, and its metadata and manifest say which and why; nothing shows them as zero."""
+    data = tmp_path / "data"
+    shutil.copytree(synthetic_data, data)
+    (data / "IDS004EmpStatus.parquet").unlink()
+    config = BuildConfig(kind="monthly", periods=["2020-09"], orgs=["England"], data=data,
+                         output=tmp_path / "out", trend_months=2, renderer="fallback", cache=False)
+    [report] = build_reports(config)
+    assert report.error is None, report.error
+    metadata = pd.read_csv(report.folder / "metadata.csv", dtype=str, keep_default_na=False).set_index("MEASURE_ID")
+    assert metadata.loc["M237", "COMPUTED"] == "no"
+    assert "IDS004EmpStatus" in metadata.loc["M237", "NOT_COMPUTED_REASON"]
+    assert metadata.loc["M001", "COMPUTED"] == "yes"
+    not_computed = json.loads((report.folder / "manifest.json").read_text())["not_computed"]
+    assert not_computed["M237"]["name"] == "Count_OffSickPay"
+    assert set(not_computed) == set(metadata.index[metadata["COMPUTED"] == "no"])
+    measures = pd.read_csv(report.folder / "measures.csv", dtype=str, keep_default_na=False)
+    assert not set(measures["MEASURE_ID"]) & set(not_computed)
 
 
 def test_chart_data_files_hold_numbers_and_the_funnel_its_limits(monthly, annual):

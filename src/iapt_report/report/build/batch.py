@@ -62,6 +62,7 @@ def build_reports(config: BuildConfig) -> list[BuiltReport]:
         def measures_for(period: Period) -> pd.DataFrame:
             return _published_measures(source, available, period, config)
         record_level = None
+        not_computed = None  # not known of a published file: NHS Digital's own choice
     else:
         data_dir = Path(config.data)
         synthetic = (data_dir / SYNTHETIC_MARKER).exists()
@@ -72,6 +73,7 @@ def build_reports(config: BuildConfig) -> list[BuiltReport]:
         if not config.allow_empty:
             check_periods_have_data([Period.parse(label) for label in config.periods], record_level.date_range(),
                                     "--allow-empty (or allow_empty = true in the config)")
+        not_computed = record_level.not_computed()
 
         def measures_for(period: Period) -> pd.DataFrame:
             return _measures_for(record_level, period, config)
@@ -104,7 +106,7 @@ def build_reports(config: BuildConfig) -> list[BuiltReport]:
                 try:
                     if measures_error is not None:
                         raise measures_error
-                    _build_one(report, measures, period, config, synthetic, hashes)
+                    _build_one(report, measures, period, config, synthetic, hashes, not_computed)
                 except Exception as error:  # isolate the failure, keep building the batch
                     report.error = _describe(error)
                 results.append(report)

@@ -84,6 +84,16 @@ class RecordLevelMeasures:
         table = self._cached(["event_date_range"], compute)
         return date.fromisoformat(table["first"].iloc[0]), date.fromisoformat(table["last"].iloc[0])
 
+    def not_computed(self) -> dict[str, str]:
+        """Measure ID -> why the dataset cannot give it (an optional v2.1 table or field it lacks:
+        :attr:`MeasureEngine.not_computed`), from the cache when it holds it."""
+        def compute(engine: MeasureEngine) -> pd.DataFrame:
+            return pd.DataFrame({"measure_id": list(engine.not_computed), "reason": list(engine.not_computed.values())},
+                                dtype="str")
+
+        table = self._cached(["not_computed"], compute)
+        return dict(zip(table["measure_id"], table["reason"]))
+
     def _cached(self, request: list, compute: Callable[[MeasureEngine], pd.DataFrame]) -> pd.DataFrame:
         if self.cache_dir is None:
             self.all_from_cache = False

@@ -18,6 +18,7 @@ import pandas as pd
 
 from iapt_report.data.periods import Period
 from iapt_report.engine.disclosure import apply_disclosure, disclosure_rule_text
+from iapt_report.engine.pipeline import not_computed_names
 from iapt_report.engine.registry import measure_metadata
 from iapt_report.outputs.exports import (
     MEASURES_CSV,
@@ -61,7 +62,9 @@ class BuiltReport:
 
 
 def _build_one(report: BuiltReport, measures: pd.DataFrame, period: Period, config: BuildConfig,
-               synthetic: bool, hashes: dict[str, str]) -> None:
+               synthetic: bool, hashes: dict[str, str], not_computed: dict[str, str] | None = None) -> None:
+    """One report folder. ``not_computed``: the measures the dataset cannot give and why (None for
+    a published file), for metadata.csv and the manifest."""
     data = ReportData(measures, period, report.org)
     org_rows = data.rows()  # fails early, with a clear message, for an unknown organisation
     # absolute: the notebooks run in the report's own folder, where a relative path means something else
@@ -86,7 +89,7 @@ def _build_one(report: BuiltReport, measures: pd.DataFrame, period: Period, conf
         else:
             published = apply_disclosure(published)
         measures_file = write_publication_files(publication_table(published), staging)
-        write_csv(measure_metadata(), staging / "metadata.csv")
+        write_csv(measure_metadata(not_computed), staging / "metadata.csv")
         _copy_sources(config, staging)
         if measures_file != MEASURES_CSV:
             _link_sources_to(staging, measures_file)
@@ -129,6 +132,7 @@ def _build_one(report: BuiltReport, measures: pd.DataFrame, period: Period, conf
                         "rows_for_org": int(len(org_rows)), "reader_checks": report.reader_checks,
                         "org_name": data.org_name, "period_name": period_label_in_words(period)},
             timings=report.seconds,
+            not_computed=None if not_computed is None else not_computed_names(not_computed),
         )
     report.folder = final
 
