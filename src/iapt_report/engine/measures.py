@@ -24,6 +24,7 @@ from iapt_report.reference import code_lists
 
 from .pathways import PATHWAY_KEY, derive_pathways, is_attended
 from .registry import Measure, load_registry
+from .snapshots import snapshot_rows
 
 #: The unrounded measures table: the publication layout with its breakdown columns, and in place
 #: of the published value what disclosure control needs (the statistic, the base measure) and the
@@ -152,8 +153,12 @@ class MeasureEngine:
         }
         fine_keys = list(GEOGRAPHY_COLUMNS) + (["VARIABLE_A", "VARIABLE_B"] if grouping else [])
         fine, medians = [], []
+        for group in _snapshot_groups(direct):
+            # a snapshot's rows differ from period to period: each period is aggregated on its own
+            fine.append([self._snapshot_parts(group, period, variable_type, grouping, fine_keys) for period in periods])
+            medians.append((None, []))
         for unit, table in units.items():
-            unit_measures = [m for m in direct if m.unit == unit]
+            unit_measures = [m for m in direct if _group_of(m) == unit]
             if not unit_measures:
                 continue
             if len(periods) == 1:
@@ -170,7 +175,7 @@ class MeasureEngine:
             keys = list(level.keys) + (["VARIABLE_A", "VARIABLE_B"] if grouping else [])
             wide = [None for _ in periods]
             for (table, median_measures), parts in zip(medians, fine):
-                unit_measures = [m for m in direct if m.unit == _unit_of(parts[0])]
+                unit_measures = [m for m in direct if _group_of(m) == _unit_of(parts[0])]
                 median_values = _aggregate(table, keys, median_measures, periods) if median_measures else None
                 for i, period_parts in enumerate(parts):
                     result = _roll_up(period_parts, keys, [m for m in unit_measures if m.statistic != "median"])
@@ -183,8 +188,18 @@ class MeasureEngine:
 
     def _labelled_pathways(self, period: Period) -> ibis.Table:
         """The pathways any breakdown measure counts in ``period``, with their breakdown labels."""
-        measures = [m for m in self.registry if m.breakdowns and m.unit == "pathway" and m.statistic != "percentage"]
+        measures = [m for m in self.registry if m.breakdowns and _group_of(m) == "pathway" and m.statistic != "percentage"]
         return _in_period_rows(self._pathways_for(period), measures, period)
+
+    def _snapshot_parts(self, measures: list[Measure], period: Period, variable_type, grouping, keys) -> pd.DataFrame:
+        """The finest-grain parts of snapshot measures sharing one cohort kind, for one period."""
+        pathways = self._pathways_for(period) if grouping else self.pathways
+        cohort = measures[0].cohort
+        assert cohort is not None  # a snapshot measure has a cohort (registry)
+        table = snapshot_rows(pathways, self.tables, cohort, period.end)
+        if grouping:
+            table = _with_variable_columns(table, variable_type, grouping)
+        return _aggregate_parts(table, keys, measures, [period])[0]
 
     def _pathways_for(self, period: Period) -> ibis.Table:
         """Pathways with the annual breakdown labels (age is at the end of the period)."""
@@ -232,6 +247,23 @@ BREAKDOWN_SOURCES = ["PersonBirthDate", "Gender", "EthnicCategory", "IndicesOfDe
                      "ProblemDescriptor", "ProblemDescriptorDetail"]
 
 
+def _group_of(m: Measure) -> str:
+    """The rows a measure is aggregated over: its unit's, or (a snapshot) the pathways open at the period end
+    by its cohort's dates."""
+    if m.cohort is not None and m.cohort.snapshot:
+        return f"pathway open at the period end by {m.cohort.event} and {m.cohort.until}"
+    return m.unit
+
+
+def _snapshot_groups(measures: list[Measure]) -> list[list[Measure]]:
+    """The snapshot measures among ``measures``, grouped by the rows they count (in registry order)."""
+    groups: dict[str, list[Measure]] = {}
+    for m in measures:
+        if _group_of(m) != m.unit:
+            groups.setdefault(_group_of(m), []).append(m)
+    return list(groups.values())
+
+
 def _pathway_columns(registry) -> set[str]:
     """The pathway columns the measures read: keys, geography, breakdown sources, events, conditions, values."""
     columns = {PATHWAY_KEY, *GEOGRAPHY_COLUMNS, *BREAKDOWN_SOURCES}
@@ -239,6 +271,8 @@ def _pathway_columns(registry) -> set[str]:
         if m.unit != "pathway":
             continue
         columns |= {m.cohort.event, *_condition_columns(m.cohort.where), *_condition_columns(m.where)}
+        if m.cohort.until:
+            columns.add(m.cohort.until)
         if m.value:
             columns.add(m.value)
     return columns
@@ -263,27 +297,33 @@ def compute_measures(tables: dict[str, ibis.Table], period: Period | str, **opti
 
 # --- expression building --------------------------------------------------------------------
 
-def condition(table: ibis.Table, where: dict) -> ibis.expr.types.BooleanValue:
-    """The registry's condition mini-language as one Ibis boolean (null counts as false)."""
+def condition(table: ibis.Table, where: dict, period_end=None) -> ibis.expr.types.BooleanValue:
+    """The registry's condition mini-language as one Ibis boolean (null counts as false).
+
+    ``period_end``: the date ``days_to_period_end`` counts to (snapshot cohorts only; the registry checks).
+    """
     result = ibis.literal(True)
     for column, rule in where.items():
         if column == "any_of":
-            alternatives = [condition(table, alt) for alt in rule]
+            alternatives = [condition(table, alt, period_end) for alt in rule]
             part = alternatives[0]
             for alt in alternatives[1:]:
                 part = part | alt
         else:
-            part = _column_condition(table[column], rule)
+            part = _column_condition(table[column], rule, period_end)
         result = result & part.fill_null(False)
     return result
 
 
-def _column_condition(col, rule):
+def _column_condition(col, rule, period_end=None):
     if not isinstance(rule, dict):
         return col == rule
     part = ibis.literal(True)
     for op, value in rule.items():
-        if op == "in":
+        if op == "days_to_period_end":
+            # whole days from the date to the period end: 0 on the last day, null without a date
+            part = part & _column_condition(ibis.literal(period_end, type=col.type()).delta(col, unit="day"), value)
+        elif op == "in":
             part = part & col.isin(value)
         elif op == "not_in":
             part = part & ~col.isin(value)
@@ -297,6 +337,10 @@ def _column_condition(col, rule):
 
 
 def in_cohort(table: ibis.Table, m: Measure, period: Period) -> ibis.expr.types.BooleanValue:
+    if m.cohort.snapshot:
+        # the table holds the pathways open at the period end already (engine/snapshots.py)
+        return (table[m.cohort.event].notnull() & condition(table, {**m.cohort.where}, period.end)
+                & condition(table, m.where, period.end))
     event = table[m.cohort.event]
     in_period = event.between(ibis.literal(period.start), ibis.literal(period.end)).fill_null(False)
     return in_period & _cohort_conditions(table, m)
@@ -372,7 +416,7 @@ def _aggregate_parts(table: ibis.Table, keys: list[str], measures: list[Measure]
         metrics = _metrics(table, measures, lambda m: in_cohort(table, m, period), decomposed=True)
         results = [table.group_by(keys).aggregate(**metrics).execute()]
     for result in results:
-        result.attrs["unit"] = measures[0].unit
+        result.attrs["unit"] = _group_of(measures[0])
     return results
 
 
@@ -467,13 +511,15 @@ def _to_long(wide: pd.DataFrame, level: GeographyLevel, variable_type: str | Non
     counts = {m.id for m in measures if m.statistic in ("count", "sum")}
     for mid in counts:
         wide[mid] = wide[mid].fillna(0)
+    percentages = {}
     for m in measures:
         if m.statistic == "percentage":
-            denominator = sum(
-                (-wide[t[1:]] if t.startswith("-") else wide[t]) for t in m.denominator
-            )
+            numerator, denominator = (sum((-wide[t[1:]] if t.startswith("-") else wide[t]) for t in terms)
+                                      for terms in (m.numerator, m.denominator))
             with np.errstate(divide="ignore", invalid="ignore"):
-                wide[m.id] = np.where(denominator > 0, 100.0 * wide[m.numerator] / denominator, np.nan)
+                percentages[m.id] = np.where(denominator > 0, 100.0 * numerator / denominator, np.nan)
+    # added at once: one column at a time fragments a wide frame
+    wide = pd.concat([wide, pd.DataFrame(percentages, index=wide.index)], axis=1)
     n = len(wide)
     frame = pd.DataFrame(
         {

@@ -19,6 +19,8 @@ from iapt_report.reference import _read_text
 
 STATISTICS = ("count", "sum", "mean", "median", "max", "min", "percentage")
 UNITS = ("pathway", "appointment", "internet_log")
+#: What puts a unit in a cohort: an event dated in the period (the default), or being open at its end.
+AT = ("event", "period_end")
 
 
 class RegistryError(ValueError):
@@ -27,10 +29,21 @@ class RegistryError(ValueError):
 
 @dataclass(frozen=True)
 class Cohort:
+    """Who a measure counts. ``at: event`` (the default): the units whose ``event`` date falls in
+    the period. ``at: period_end`` (a snapshot): the pathways open at the end of the period, whose
+    ``event`` is on or before the end and whose ``until`` date is empty or after it, read as they
+    stood at the end (engine/snapshots.py)."""
+
     name: str
     unit: str
     event: str
     where: dict = field(default_factory=dict)
+    at: str = "event"
+    until: str | None = None
+
+    @property
+    def snapshot(self) -> bool:
+        return self.at == "period_end"
 
 
 @dataclass(frozen=True)
@@ -41,7 +54,7 @@ class Measure:
     cohort: Cohort | None = None
     where: dict = field(default_factory=dict)
     value: str | None = None
-    numerator: str | None = None
+    numerator: tuple[str, ...] = ()
     denominator: tuple[str, ...] = ()
     base: str | None = None
     breakdowns: bool = True
@@ -54,7 +67,9 @@ class Measure:
     @property
     def base_measure_id(self) -> str | None:
         """The count a published value rests on (for disclosure control)."""
-        return self.numerator if self.statistic == "percentage" else self.base
+        if self.statistic == "percentage" and not self.base:
+            return self.numerator[0] if len(self.numerator) == 1 else None
+        return self.base
 
 
 @lru_cache(maxsize=None)
@@ -66,7 +81,8 @@ def load_registry() -> tuple[Measure, ...]:
         for row in csv.DictReader(io.StringIO(_read_text("measure_descriptions.csv")))
     }
     cohorts = {
-        name: Cohort(name=name, unit=c["unit"], event=c["event"], where=c.get("where", {}))
+        name: Cohort(name=name, unit=c["unit"], event=c["event"], where=c.get("where", {}),
+                     at=c.get("at", "event"), until=c.get("until"))
         for name, c in spec["cohorts"].items()
     }
     measures = []
@@ -79,7 +95,7 @@ def load_registry() -> tuple[Measure, ...]:
                 cohort=cohorts[m["cohort"]] if "cohort" in m else None,
                 where=m.get("where", {}),
                 value=m.get("value"),
-                numerator=m.get("numerator"),
+                numerator=_terms(m.get("numerator")),
                 denominator=tuple(m.get("denominator", ())),
                 base=m.get("base"),
                 breakdowns=m.get("breakdowns", True),
@@ -114,16 +130,35 @@ def _check(measures: list[Measure]) -> None:
         if m.statistic not in STATISTICS:
             raise RegistryError(f"{m.id}: unknown statistic {m.statistic!r}")
         if m.statistic == "percentage":
-            terms = [m.numerator, *(t.lstrip("-") for t in m.denominator)]
+            terms = [t.lstrip("-") for t in (*m.numerator, *m.denominator)]
             missing = [t for t in terms if t not in known]
-            if missing or not m.denominator:
+            if missing or not m.denominator or not m.numerator:
                 raise RegistryError(f"{m.id}: percentage needs known numerator/denominator, missing {missing}")
+            if len(m.numerator) > 1 and not m.base:
+                raise RegistryError(f"{m.id}: a numerator of several terms needs a `base` count for disclosure control")
         elif m.cohort is None:
             raise RegistryError(f"{m.id}: {m.statistic} needs a cohort")
         elif m.cohort.unit not in UNITS:
             raise RegistryError(f"{m.id}: unknown unit {m.cohort.unit!r}")
         elif m.statistic != "count" and not m.value:
             raise RegistryError(f"{m.id}: {m.statistic} needs a value column")
+        elif m.cohort.at not in AT:
+            raise RegistryError(f"{m.id}: unknown cohort kind at: {m.cohort.at!r}")
+        elif m.cohort.snapshot and (m.cohort.unit != "pathway" or not m.cohort.until or m.statistic == "median"):
+            raise RegistryError(f"{m.id}: a cohort at the period end needs unit pathway and `until`, and "
+                                "a statistic that adds up (not median)")
+        elif not m.cohort.snapshot and _uses_days_to_period_end({**m.cohort.where, **m.where}):
+            raise RegistryError(f"{m.id}: days_to_period_end is for cohorts at the period end")
+
+
+def _uses_days_to_period_end(where: dict) -> bool:
+    for column, rule in where.items():
+        if column == "any_of":
+            if any(_uses_days_to_period_end(alt) for alt in rule):
+                return True
+        elif isinstance(rule, dict) and "days_to_period_end" in rule:
+            return True
+    return False
 
 
 def measure_metadata() -> pd.DataFrame:
@@ -131,10 +166,10 @@ def measure_metadata() -> pd.DataFrame:
     rows = []
     for m in load_registry():
         if m.statistic == "percentage":
-            denominator = " ".join(
-                (f"minus {t[1:]}" if t.startswith("-") else t) for t in m.denominator
-            )
-            construction = f"100 x {m.numerator} / ({denominator}), from unrounded counts"
+            numerator, denominator = _describe_terms(m.numerator), _describe_terms(m.denominator)
+            if len(m.numerator) > 1:
+                numerator = f"({numerator})"
+            construction = f"100 x {numerator} / ({denominator}), from unrounded counts"
         else:
             construction = _describe_cohort(m)
         rows.append(
@@ -152,9 +187,28 @@ def measure_metadata() -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _terms(value) -> tuple[str, ...]:
+    """A numerator as written: one measure ID, or a list of terms like a denominator's."""
+    if value is None:
+        return ()
+    return (value,) if isinstance(value, str) else tuple(value)
+
+
+def _describe_terms(terms: tuple[str, ...]) -> str:
+    return " ".join(
+        (f"minus {t[1:]}" if t.startswith("-") else t) if i == 0 or t.startswith("-") else f"plus {t}"
+        for i, t in enumerate(terms)
+    )
+
+
 def _describe_cohort(m: Measure) -> str:
     conditions = {**m.cohort.where, **m.where}
-    text = f"{m.cohort.unit}s with {m.cohort.event} in the period"
+    if m.cohort.snapshot:
+        text = (f"{m.cohort.unit}s open at the end of the period ({m.cohort.event} on or before the period end, "
+                f"{m.cohort.until} empty or after it), as they stood at the period end (contacts, sessions "
+                "and internet therapy logs after it not counted)")
+    else:
+        text = f"{m.cohort.unit}s with {m.cohort.event} in the period"
     if conditions:
         text += " and " + " and ".join(_describe_condition(k, v) for k, v in conditions.items())
     if m.statistic != "count":
@@ -170,7 +224,9 @@ def _describe_condition(column: str, rule) -> str:
     words = {"le": "<=", "lt": "<", "ge": ">=", "gt": ">"}
     parts = []
     for op, value in rule.items():
-        if op == "in":
+        if op == "days_to_period_end":
+            parts.append(_describe_condition(f"(period end - {column} in days)", value))
+        elif op == "in":
             parts.append(f"{column} in {value}")
         elif op == "not_in":
             parts.append(f"{column} not in {value}")
