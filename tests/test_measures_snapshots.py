@@ -275,3 +275,50 @@ def test_registry_numerator_of_several_terms_needs_a_base():
     assert with_base.base_measure_id == "A"
     construction = measure_metadata().set_index("MEASURE_ID").CONSTRUCTION
     assert construction["M080"] == "100 x (M076 plus M075) / (M056), from unrounded counts"
+
+
+# --- Work and Social Adjustment Scale items ----------------------------------------------------
+
+def test_wsas_item_scores_of_those_finishing_a_course():
+    b = DatasetBuilder()
+    # W1: work 6, 4, 2 (first 6, last 2); one home management score only (not paired)
+    _finished(b, "W1", "F32").score("W1", "WASAS_Work", "2020-07-01", 6).score("W1", "WASAS_Work", "2020-08-01", 4)
+    b.score("W1", "WASAS_Work", "2020-09-01", 2).score("W1", "WASAS_HomeManagement", "2020-07-01", 5)
+    # W2: work 8 then 3; home management 4 then 1
+    _finished(b, "W2", "F32").scores("W2", "WASAS_Work", 8, 3).scores("W2", "WASAS_HomeManagement", 4, 1)
+    # W3: work 2 then 2
+    _finished(b, "W3", "F32").scores("W3", "WASAS_Work", 2, 2)
+    # W4: one work score: not paired
+    _finished(b, "W4", "F32").score("W4", "WASAS_Work", "2020-07-01", 7)
+    # W5: its second work score is after its discharge (15 September): not the referral's, not paired
+    _finished(b, "W5", "F32").score("W5", "WASAS_Work", "2020-07-01", 4).score("W5", "WASAS_Work", "2020-09-20", 0)
+    # W6: paired work scores but treated once: did not finish a course
+    b.referral("W6", "2020-06-01", discharged="2020-09-15", end_code="47").sessions("W6", "2020-07-01")
+    b.scores("W6", "WASAS_Work", 5, 1)
+    m = england(b)
+    assert m["M212"] == 3  # W1, W2, W3
+    assert m["M213"] == pytest.approx((6 + 8 + 2) / 3)
+    assert m["M214"] == 6  # median of 2, 6, 8
+    assert m["M215"] == pytest.approx((2 + 3 + 2) / 3)
+    assert m["M216"] == 2  # median of 2, 2, 3
+    assert m["M217"] == 1  # W2 only: W1 has one home management score
+    assert (m["M218"], m["M219"], m["M220"], m["M221"]) == (4, 4, 1, 1)
+    # no scores on the other items: counts 0, means and medians missing
+    for count, stats in (("M222", "M223 M224 M225 M226"), ("M227", "M228 M229 M230 M231"), ("M232", "M233 M234 M235 M236")):
+        assert m[count] == 0
+        assert all(pd.isna(m[s]) for s in stats.split())
+
+
+def test_mean_days_between_treatment_sessions_is_per_gap_not_per_referral():
+    b = DatasetBuilder()
+    # A: sessions 1 July, 15 July, 12 August: 42 days first to last, 2 gaps
+    b.referral("A", "2020-06-01", discharged="2020-09-15", end_code="46").sessions("A", "2020-07-01", "2020-07-15", "2020-08-12")
+    # B: sessions 1 and 11 July: 10 days, 1 gap
+    b.referral("B", "2020-06-01", discharged="2020-09-15", end_code="46").sessions("B", "2020-07-01", "2020-07-11")
+    # C: treated once: not finished, not counted
+    b.referral("C", "2020-06-01", discharged="2020-09-15", end_code="47").sessions("C", "2020-07-01")
+    m = england(b)
+    # (42 + 10) / (2 + 1), not the mean of 21 and 10 per referral
+    assert m["M351"] == pytest.approx(52 / 3)
+    construction = measure_metadata().set_index("MEASURE_ID").CONSTRUCTION["M351"]
+    assert construction.startswith("sum of TherapySession_FirstToLast_Days / sum of TreatmentSessionGaps_Count over pathways")

@@ -273,8 +273,7 @@ def _pathway_columns(registry) -> set[str]:
         columns |= {m.cohort.event, *_condition_columns(m.cohort.where), *_condition_columns(m.where)}
         if m.cohort.until:
             columns.add(m.cohort.until)
-        if m.value:
-            columns.add(m.value)
+        columns |= {c for c in (m.value, m.per) if c}
     return columns
 
 
@@ -365,7 +364,15 @@ def _metrics(table: ibis.Table, measures: list[Measure], selected: Callable[[Mea
             metrics[m.id] = rows.cast("int64").sum()
             continue
         value = table[m.value].cast("float64")
-        if decomposed and m.statistic == "mean":
+        if m.per:
+            # a mean per unit of `per`: sum of the value over sum of `per` (over rows with both)
+            both = rows & table[m.value].notnull() & table[m.per].notnull()
+            total, n = value.sum(where=both), table[m.per].cast("float64").sum(where=both)
+            if decomposed:
+                metrics[f"{m.id}__sum"], metrics[f"{m.id}__n"] = total, n
+            else:
+                metrics[m.id] = ibis.ifelse(n > 0, total / n, ibis.null("float64"))
+        elif decomposed and m.statistic == "mean":
             metrics[f"{m.id}__sum"] = value.sum(where=rows)
             metrics[f"{m.id}__n"] = value.count(where=rows)
         elif m.statistic == "median":
@@ -484,14 +491,16 @@ def _roll_up(parts: pd.DataFrame, keys: list[str], measures: list[Measure]) -> p
         rolled = parts.agg(how).to_frame().T.reset_index(drop=True)
         if parts.empty:
             rolled = pd.DataFrame({column: [0.0 if agg == "sum" else np.nan] for column, agg in how.items()})
+    means = {}
     for m in measures:
         if m.statistic == "sum":
             # a sum over no rows is missing in SQL; zero referrals means a sum of zero
             rolled[m.id] = rolled[m.id].fillna(0)
         if m.statistic == "mean":
             total, n = rolled.pop(f"{m.id}__sum"), rolled.pop(f"{m.id}__n")
-            rolled[m.id] = np.where(n > 0, total / n.where(n > 0, 1), np.nan)
-    return rolled
+            means[m.id] = np.where(n > 0, total / n.where(n > 0, 1), np.nan)
+    # added at once: one column at a time fragments a wide frame
+    return pd.concat([rolled, pd.DataFrame(means, index=rolled.index)], axis=1)
 
 
 def _merge_wide(left: pd.DataFrame, right: pd.DataFrame, keys: list[str]) -> pd.DataFrame:

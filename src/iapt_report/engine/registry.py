@@ -54,6 +54,7 @@ class Measure:
     cohort: Cohort | None = None
     where: dict = field(default_factory=dict)
     value: str | None = None
+    per: str | None = None
     numerator: tuple[str, ...] = ()
     denominator: tuple[str, ...] = ()
     base: str | None = None
@@ -95,6 +96,7 @@ def load_registry() -> tuple[Measure, ...]:
                 cohort=cohorts[m["cohort"]] if "cohort" in m else None,
                 where=m.get("where", {}),
                 value=m.get("value"),
+                per=m.get("per"),
                 numerator=_terms(m.get("numerator")),
                 denominator=tuple(m.get("denominator", ())),
                 base=m.get("base"),
@@ -142,6 +144,8 @@ def _check(measures: list[Measure]) -> None:
             raise RegistryError(f"{m.id}: unknown unit {m.cohort.unit!r}")
         elif m.statistic != "count" and not m.value:
             raise RegistryError(f"{m.id}: {m.statistic} needs a value column")
+        elif m.per and m.statistic != "mean":
+            raise RegistryError(f"{m.id}: `per` is for a mean (sum of value / sum of per)")
         elif m.cohort.at not in AT:
             raise RegistryError(f"{m.id}: unknown cohort kind at: {m.cohort.at!r}")
         elif m.cohort.snapshot and (m.cohort.unit != "pathway" or not m.cohort.until or m.statistic == "median"):
@@ -211,7 +215,9 @@ def _describe_cohort(m: Measure) -> str:
         text = f"{m.cohort.unit}s with {m.cohort.event} in the period"
     if conditions:
         text += " and " + " and ".join(_describe_condition(k, v) for k, v in conditions.items())
-    if m.statistic != "count":
+    if m.per:
+        text = f"sum of {m.value} / sum of {m.per} over {text}"
+    elif m.statistic != "count":
         text = f"{m.statistic} of {m.value} over {text}"
     return text
 
