@@ -24,7 +24,7 @@ from iapt_report.reference import code_lists
 
 from .pathways import PATHWAY_KEY, derive_pathways, is_attended
 from .registry import Measure, load_registry
-from .snapshots import snapshot_rows
+from .snapshots import PERIOD_END, snapshot_rows
 
 #: The unrounded measures table: the publication layout with its breakdown columns, and in place
 #: of the published value what disclosure control needs (the statistic, the base measure) and the
@@ -155,7 +155,7 @@ class MeasureEngine:
         fine, medians = [], []
         for group in _snapshot_groups(direct):
             # a snapshot's rows differ from period to period: each period is aggregated on its own
-            fine.append([self._snapshot_parts(group, period, variable_type, grouping, fine_keys) for period in periods])
+            fine.append(self._snapshot_parts(group, periods, variable_type, grouping, fine_keys))
             medians.append((None, []))
         for unit, table in units.items():
             unit_measures = [m for m in direct if _group_of(m) == unit]
@@ -191,15 +191,30 @@ class MeasureEngine:
         measures = [m for m in self.registry if m.breakdowns and _group_of(m) == "pathway" and m.statistic != "percentage"]
         return _in_period_rows(self._pathways_for(period), measures, period)
 
-    def _snapshot_parts(self, measures: list[Measure], period: Period, variable_type, grouping, keys) -> pd.DataFrame:
-        """The finest-grain parts of snapshot measures sharing one cohort kind, for one period."""
-        pathways = self._pathways_for(period) if grouping else self.pathways
+    def _snapshot_parts(self, measures: list[Measure], periods: list[Period], variable_type, grouping,
+                        keys) -> list[pd.DataFrame]:
+        """The finest-grain parts of snapshot measures sharing one cohort kind; one frame per period.
+
+        A pathway is in the snapshot of every period it is open at the end of, so the periods'
+        snapshots (each with its own period end, :data:`PERIOD_END`) are stacked and aggregated
+        in one query, grouped by period.
+        """
         cohort = measures[0].cohort
         assert cohort is not None  # a snapshot measure has a cohort (registry)
-        table = snapshot_rows(pathways, self.tables, cohort, period.end)
-        if grouping:
-            table = _with_variable_columns(table, variable_type, grouping)
-        return _aggregate_parts(table, keys, measures, [period])[0]
+        stacked = None
+        for i, period in enumerate(periods):
+            pathways = self._pathways_for(period) if grouping else self.pathways
+            table = snapshot_rows(pathways, self.tables, cohort, period.end).mutate(**{_PERIOD_INDEX: ibis.literal(i)})
+            if grouping:
+                table = _with_variable_columns(table, variable_type, grouping)
+            stacked = table if stacked is None else stacked.union(table, distinct=False)
+        assert stacked is not None
+        metrics = _metrics(stacked, measures, lambda m: in_cohort(stacked, m, periods[0]), decomposed=True)
+        result = stacked.group_by([*keys, _PERIOD_INDEX]).aggregate(**metrics).execute()
+        frames = _split_by_period(result, keys, measures, len(periods), decomposed=True)
+        for frame in frames:
+            frame.attrs["unit"] = _group_of(measures[0])
+        return frames
 
     def _pathways_for(self, period: Period) -> ibis.Table:
         """Pathways with the annual breakdown labels (age is at the end of the period)."""
@@ -299,7 +314,8 @@ def compute_measures(tables: dict[str, ibis.Table], period: Period | str, **opti
 def condition(table: ibis.Table, where: dict, period_end=None) -> ibis.expr.types.BooleanValue:
     """The registry's condition mini-language as one Ibis boolean (null counts as false).
 
-    ``period_end``: the date ``days_to_period_end`` counts to (snapshot cohorts only; the registry checks).
+    ``period_end``: the date (or date column) ``days_to_period_end`` counts to (snapshot cohorts only;
+    the registry checks).
     """
     result = ibis.literal(True)
     for column, rule in where.items():
@@ -321,7 +337,8 @@ def _column_condition(col, rule, period_end=None):
     for op, value in rule.items():
         if op == "days_to_period_end":
             # whole days from the date to the period end: 0 on the last day, null without a date
-            part = part & _column_condition(ibis.literal(period_end, type=col.type()).delta(col, unit="day"), value)
+            end = period_end if isinstance(period_end, ibis.Expr) else ibis.literal(period_end)
+            part = part & _column_condition(end.cast(col.type()).delta(col, unit="day"), value)
         elif op == "in":
             part = part & col.isin(value)
         elif op == "not_in":
@@ -337,9 +354,10 @@ def _column_condition(col, rule, period_end=None):
 
 def in_cohort(table: ibis.Table, m: Measure, period: Period) -> ibis.expr.types.BooleanValue:
     if m.cohort.snapshot:
-        # the table holds the pathways open at the period end already (engine/snapshots.py)
-        return (table[m.cohort.event].notnull() & condition(table, {**m.cohort.where}, period.end)
-                & condition(table, m.where, period.end))
+        # the table holds the pathways open at the end of their period (its end in PERIOD_END) already
+        end = table[PERIOD_END]
+        return (table[m.cohort.event].notnull() & condition(table, {**m.cohort.where}, end)
+                & condition(table, m.where, end))
     event = table[m.cohort.event]
     in_period = event.between(ibis.literal(period.start), ibis.literal(period.end)).fill_null(False)
     return in_period & _cohort_conditions(table, m)
@@ -455,18 +473,36 @@ def _aggregate_by_period(table: ibis.Table, keys: list[str], measures: list[Meas
         rows = rows.filter(rows[_PERIOD_INDEX].notnull())
         metrics = _metrics(rows, event_measures, lambda m: _cohort_conditions(rows, m), decomposed)
         result = rows.group_by([*keys, _PERIOD_INDEX]).aggregate(**metrics).execute()
-        for i in range(len(periods)):
-            part = result[result[_PERIOD_INDEX] == i].drop(columns=_PERIOD_INDEX).reset_index(drop=True)
-            by_period[i].append(part if keys else part.reindex([0]))  # one row, as an ungrouped query gives
-    counts = [name for m in measures for name in
-              ([m.id] if m.statistic == "count" else [f"{m.id}__n"] if decomposed and m.statistic == "mean" else [])]
+        for i, part in enumerate(_split_by_period(result, keys, event_measures, len(periods), decomposed)):
+            by_period[i].append(part)
     frames = []
     for parts in by_period:
         frame = parts[0]
         for part in parts[1:]:
             frame = _merge_wide(frame, part, keys)
-        frame[counts] = frame[counts].fillna(0)
+        # a group one event date has rows for and another not: the other's counts are zero
+        frame = frame.fillna(dict.fromkeys(_count_columns(measures, decomposed), 0))
         frames.append(frame)
+    return frames
+
+
+def _count_columns(measures: list[Measure], decomposed: bool) -> list[str]:
+    """The columns of an aggregate that are counts (zero, not missing, over no rows)."""
+    return [name for m in measures for name in
+            ([m.id] if m.statistic == "count" else [f"{m.id}__n"] if decomposed and m.statistic == "mean" else [])]
+
+
+def _split_by_period(result: pd.DataFrame, keys: list[str], measures: list[Measure], n_periods: int,
+                     decomposed: bool) -> list[pd.DataFrame]:
+    """A result grouped by ``keys`` and period index as one frame per period: one row when there are no
+    keys (as an ungrouped query gives), counts of a period without rows zero, its other statistics missing."""
+    counts = _count_columns(measures, decomposed)
+    frames = []
+    for i in range(n_periods):
+        part = result[result[_PERIOD_INDEX] == i].drop(columns=_PERIOD_INDEX).reset_index(drop=True)
+        part = part if keys else part.reindex([0])
+        part = part.fillna(dict.fromkeys(counts, 0))
+        frames.append(part)
     return frames
 
 
@@ -486,7 +522,7 @@ def _roll_up(parts: pd.DataFrame, keys: list[str], measures: list[Measure]) -> p
             how[f"{m.id}__sum"] = "sum"
             how[f"{m.id}__n"] = "sum"
     if keys:
-        rolled = parts.groupby(keys, dropna=False, sort=True).agg(how).reset_index()
+        rolled = parts.groupby(keys, dropna=False, sort=True).agg(how).copy().reset_index()  # copy: one block
     else:
         rolled = parts.agg(how).to_frame().T.reset_index(drop=True)
         if parts.empty:

@@ -34,6 +34,9 @@ from .pathways import (
 )
 from .registry import Cohort
 
+#: The column of a snapshot's rows that holds its period end (what ``days_to_period_end`` counts to).
+PERIOD_END = "__period_end"
+
 #: The pathway fields a snapshot reads as they stood at the period end (counts are 0 without events).
 AS_AT_END = {
     "Assessment_FirstDate": None,
@@ -56,7 +59,8 @@ def open_at_end(pathways: ibis.Table, cohort: Cohort, end: date) -> ibis.Table:
 
 
 def snapshot_rows(pathways: ibis.Table, tables: dict[str, ibis.Table], cohort: Cohort, end: date) -> ibis.Table:
-    """The pathways open at ``end`` with the :data:`AS_AT_END` fields they have as at ``end`` and ``until`` empty.
+    """The pathways open at ``end`` with the :data:`AS_AT_END` fields they have as at ``end``, ``until``
+    empty and ``end`` in :data:`PERIOD_END`.
 
     ``pathways``: the engine's pathways (any of their columns, with or without breakdown
     labels); the fields of :data:`AS_AT_END` it holds are replaced, the others kept.
@@ -70,7 +74,8 @@ def snapshot_rows(pathways: ibis.Table, tables: dict[str, ibis.Table], cohort: C
         if fills:
             rows = rows.mutate(**fills)
     until = str(cohort.until)  # a snapshot cohort has one (registry)
-    return rows.mutate(**{until: ibis.null(rows[until].type())})
+    return rows.mutate(**{until: ibis.null(rows[until].type()),
+                          PERIOD_END: ibis.literal(end).cast(rows[cohort.event].type())})
 
 
 def _events_as_at(tables: dict[str, ibis.Table], open_pathways: ibis.Table, end: date) -> ibis.Table:
