@@ -34,14 +34,9 @@ build_dir: str = ""  # where this section writes its variables, tables and chart
 # %%
 from iapt_report.reference import code_lists
 from iapt_report.report import charts, sections
-from iapt_report.report.build.notebook_inputs import section_inputs
-from iapt_report.report.report_data import ReportData
-from iapt_report.report.section_output import SectionOutput
+from iapt_report.report.build.notebook_inputs import open_section
 
-measures_path, build_dir = section_inputs(kind, period, org, output, measures_path, build_dir)
-data = ReportData.open(measures_path, period, org)
-out = SectionOutput(build_dir, "activity_waiting")
-when = sections.period_name(data)
+data, out, when = open_section("activity_waiting", kind, period, org, output, measures_path, build_dir)
 # each part needs these measures; a part whose measures the input does not hold says so in one
 # line and is left out
 end_rules = code_lists()
@@ -115,7 +110,7 @@ if available["waits"]:
             alt_text=f"Bar chart of the share of referrals entering treatment in {when} by wait from referral: "
                      + "; ".join(f"{r['Wait to first treatment']} {r['Share']}" for _, r in shown.iterrows())
                      + (f". Not charted, too few referrals to publish: {', '.join(left_out)}." if left_out else "."),
-            data=table, out_dir=build_dir)
+            data=table, out_dir=out.build_dir)
         out.chart(chart)
         display(chart)
     else:

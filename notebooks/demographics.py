@@ -36,14 +36,9 @@ build_dir: str = ""  # where this section writes its variables, tables and chart
 import pandas as pd
 
 from iapt_report.report import charts, narrative, sections
-from iapt_report.report.build.notebook_inputs import section_inputs
-from iapt_report.report.report_data import ReportData
-from iapt_report.report.section_output import SectionOutput
+from iapt_report.report.build.notebook_inputs import open_section
 
-measures_path, build_dir = section_inputs(kind, period, org, output, measures_path, build_dir)
-data = ReportData.open(measures_path, period, org)
-out = SectionOutput(build_dir, "demographics")
-when = sections.period_name(data)
+data, out, when = open_section("demographics", kind, period, org, output, measures_path, build_dir)
 people = data.counts_people("Gender") or data.counts_people("Age Group")
 counted = "People referred" if people else "Referrals received"
 noun = "people referred" if people else "referrals"
@@ -156,7 +151,7 @@ else:
                      + "; ".join(f"{r['Age group']} {r[table.columns[-1]] or r[counted] or 'not published'}"
                                  for _, r in table.iterrows()
                                  if not narrative.is_not_stated(r['Age group'])) + ".",
-            data=table, out_dir=build_dir)
+            data=table, out_dir=out.build_dir)
         out.chart(chart)
         display(chart)
     else:
@@ -206,7 +201,7 @@ else:
             alt_text=f"Bar chart of the recovery rate by deprivation decile, {when}: "
                      + "; ".join(f"{r['Decile']} {r['Recovery rate'] or 'not published'}"
                                  for _, r in chart_data.iterrows()) + ".",
-            data=table, out_dir=build_dir)
+            data=table, out_dir=out.build_dir)
         out.chart(chart)
         display(chart)
     else:

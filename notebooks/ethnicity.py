@@ -38,14 +38,9 @@ build_dir: str = ""  # where this section writes its variables, tables and chart
 import pandas as pd
 
 from iapt_report.report import census, charts, narrative, sections
-from iapt_report.report.build.notebook_inputs import section_inputs
-from iapt_report.report.report_data import ReportData
-from iapt_report.report.section_output import SectionOutput
+from iapt_report.report.build.notebook_inputs import open_section
 
-measures_path, build_dir = section_inputs(kind, period, org, output, measures_path, build_dir)
-data = ReportData.open(measures_path, period, org)
-out = SectionOutput(build_dir, "ethnicity")
-when = sections.period_name(data)
+data, out, when = open_section("ethnicity", kind, period, org, output, measures_path, build_dir)
 
 # %% [markdown]
 # ## Referrals by ethnic group against the Census population
@@ -154,7 +149,7 @@ else:
                          f"the overall rate of {overall}: "
                          + "; ".join(f"{r.ethnic_group} {sections.rate_as_text(r.rate_per_100k, True)}"
                                      for _, r in shown.iterrows()) + ".",
-                data=table, out_dir=build_dir)
+                data=table, out_dir=out.build_dir)
             out.chart(chart)
             display(chart)
         else:

@@ -34,14 +34,9 @@ build_dir: str = ""  # where this section writes its variables, tables and chart
 
 # %%
 from iapt_report.report import charts, sections
-from iapt_report.report.build.notebook_inputs import section_inputs
-from iapt_report.report.report_data import ReportData
-from iapt_report.report.section_output import SectionOutput
+from iapt_report.report.build.notebook_inputs import open_section
 
-measures_path, build_dir = section_inputs(kind, period, org, output, measures_path, build_dir)
-data = ReportData.open(measures_path, period, org)
-out = SectionOutput(build_dir, "key_facts")
-when = sections.period_name(data)
+data, out, when = open_section("key_facts", kind, period, org, output, measures_path, build_dir)
 
 # %% [markdown]
 # ## Headline figures
@@ -80,7 +75,7 @@ if described is not None:
         alt_text=f"Line chart of referrals received, entering treatment and finishing a course of treatment in each of "
                  f"the {trend['period'].nunique()} {unit} from {trend['period'].iloc[0]} to {trend['period'].iloc[-1]}. "
                  f"{described.sentence}",
-        data=trend[["period", "measure", "published"]], out_dir=build_dir)
+        data=trend[["period", "measure", "published"]], out_dir=out.build_dir)
     out.chart(chart)
     display(chart)
 else:

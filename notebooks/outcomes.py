@@ -35,14 +35,9 @@ build_dir: str = ""  # where this section writes its variables, tables and chart
 
 # %%
 from iapt_report.report import charts, narrative, sections
-from iapt_report.report.build.notebook_inputs import section_inputs
-from iapt_report.report.report_data import ReportData
-from iapt_report.report.section_output import SectionOutput
+from iapt_report.report.build.notebook_inputs import open_section
 
-measures_path, build_dir = section_inputs(kind, period, org, output, measures_path, build_dir)
-data = ReportData.open(measures_path, period, org)
-out = SectionOutput(build_dir, "outcomes")
-when = sections.period_name(data)
+data, out, when = open_section("outcomes", kind, period, org, output, measures_path, build_dir)
 
 # %% [markdown]
 # ## Outcomes in the period
@@ -77,7 +72,7 @@ if described is not None:
         alt_text=f"Line chart of the recovery, reliable improvement and reliable recovery rates in each of the "
                  f"{trend['period'].nunique()} {unit} from {trend['period'].iloc[0]} to {trend['period'].iloc[-1]}. "
                  f"{described.sentence}",
-        data=trend[["period", "measure", "published"]], out_dir=build_dir)
+        data=trend[["period", "measure", "published"]], out_dir=out.build_dir)
     out.chart(chart)
     display(chart)
 else:
@@ -148,7 +143,7 @@ for variable_type, name, thing, people in BREAKDOWNS:
                      + "; ".join(f"{r['label']} {r['Recovery rate']}" for _, r in shown.iterrows())
                      + (f". Not charted, too few referrals to publish: {', '.join(left_out)}." if left_out else "."),
             data=shown[["label", "Finished a course", "Recovery rate"]].rename(columns=columns),
-            out_dir=build_dir)
+            out_dir=out.build_dir)
         out.chart(chart)
         display(chart)
     else:

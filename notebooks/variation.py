@@ -34,14 +34,10 @@ build_dir: str = ""  # where this section writes its variables, tables and chart
 
 # %%
 from iapt_report.report import charts, narrative, sections
-from iapt_report.report.build.notebook_inputs import section_inputs
+from iapt_report.report.build.notebook_inputs import open_section
 from iapt_report.report.report_data import ReportData
-from iapt_report.report.section_output import SectionOutput
 
-measures_path, build_dir = section_inputs(kind, period, org, output, measures_path, build_dir)
-data = ReportData.open(measures_path, period, org)
-out = SectionOutput(build_dir, "variation")
-when = sections.period_name(data)
+data, out, when = open_section("variation", kind, period, org, output, measures_path, build_dir)
 national = ReportData(data.measures, data.period, "England")
 
 # %% [markdown]
@@ -137,7 +133,7 @@ if len(plotted) >= 3 and national_rate == national_rate:
                  + (", widened for the variation between providers" if spread.adjusted else "") + f". {title}."
                  + (f" Numbered on the chart: {key}." if key else "")
                  + (f" A star marks {own_name.iloc[0]}, this report's provider." if own is not None else ""),
-        data=funnel.published_table(comparison), out_dir=build_dir)
+        data=funnel.published_table(comparison), out_dir=out.build_dir)
     out.chart(chart)
     display(chart)
     if len(flagged):

@@ -115,8 +115,26 @@ class DatasetBuilder:
         )
         return self
 
+    def employment_status(self, pathway, date, status="01", sick_absence=None, sick_pay=None, unique_id=None):
+        """An IDS004EmpStatus record of the patient of ``pathway`` (its RecordNumber R-<pathway>)."""
+        self.rows["IDS004EmpStatus"].append(
+            {"UniqueID_IDS004": unique_id or f"ES{next(self._ids)}", "RecordNumber": f"R-{pathway}",
+             "EmployStatus": status, "EmployStatusRecDate": date, "SickAbsenceInd": sick_absence,
+             "SSPInd": sick_pay}
+        )
+        return self
+
+    def older_extract(self):
+        """Leave out the optional IAPT v2.1 tables and fields, as an extract made before them."""
+        self.older = True
+        return self
+
     def tables(self) -> dict[str, pd.DataFrame]:
-        return {name: typed_frame(name, rows) for name, rows in self.rows.items()}
+        schema = dataset_schema()["tables"]
+        if not getattr(self, "older", False):
+            return {name: typed_frame(name, rows) for name, rows in self.rows.items()}
+        return {name: typed_frame(name, rows)[[c for c, spec in schema[name]["columns"].items() if not spec.get("optional")]]
+                for name, rows in self.rows.items() if not schema[name].get("optional")}
 
     def ibis_tables(self, backend: str | None = None) -> dict[str, ibis.Table]:
         """The tables on ``backend`` (default :data:`BACKEND`): copied into a new DuckDB, or

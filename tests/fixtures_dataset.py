@@ -1,4 +1,7 @@
-"""A tiny, valid input dataset built by hand: every table of the schema, three to five rows each.
+"""A tiny, valid input dataset built by hand: three to five rows a table.
+
+:func:`tiny_dataset` is an older extract (none of the optional IAPT v2.1 tables or MPI fields);
+:func:`v21_dataset` adds them, so it holds every table and column of the schema.
 
 Four referrals (P0001-P0004) from two providers and two sub-ICBs; P0001 and P0002 are
 discharged, P0003 and P0004 are open. Tests break one thing at a time and check the message.
@@ -25,7 +28,7 @@ def _integers(*values: int | None) -> pd.Series:
 
 
 def tiny_dataset() -> dict[str, pd.DataFrame]:
-    """All nine tables, typed as reading.read_tables returns them, and valid."""
+    """The nine tables every extract has, typed as reading.read_tables returns them, and valid."""
     return {
         "IDS001MPI": pd.DataFrame({
             "RecordNumber": _text("R001", "R002", "R003", "R004"),
@@ -99,6 +102,74 @@ def tiny_dataset() -> dict[str, pd.DataFrame]:
             "Region_Name": _text("Region One", "Region One", "Region Two"),
         }),
     }
+
+
+#: The IAPT v2.1 fields of IDS001MPI (optional columns: an older extract lacks them), by RecordNumber R001-R004.
+V21_MPI_COLUMNS = {
+    "EduEstabTypeIAPT": _text("3", None, "2", "9"),
+    "ExBAFIndicator": _text("03", "02", None, "05"),
+    "GenderIdentitySameAtBirth": _text("Y", "Y", None, "N"),
+}
+
+
+def v21_tables() -> dict[str, pd.DataFrame]:
+    """The optional IAPT v2.1 tables for the tiny dataset's patients and referrals, valid.
+
+    Employment status: R001 (P0001) employed and off sick on statutory sick pay at referral,
+    back at work without it at the end; R002 unemployed, with employment support ended
+    2020-09-20. Disabilities, circumstances (Christian, heterosexual; Muslim), long-term
+    conditions (P0001 diabetes and asthma, P0003 none) and one assessment in a care activity.
+    """
+    return {
+        "IDS004EmpStatus": pd.DataFrame({
+            "UniqueID_IDS004": _text("E001", "E002", "E003"),
+            "RecordNumber": _text("R001", "R001", "R002"),
+            "EmployStatus": _text("01", "01", "02"),
+            "EmployStatusRecDate": _dates("2020-06-10", "2020-08-05", "2020-07-20"),
+            "WeekHoursWorked": _text("01", "01", None),
+            "SelfEmployInd": _text("N", "N", None),
+            "SickAbsenceInd": _text("Y", "N", "8"),
+            "SSPInd": _text("Y", "N", None),
+            "BenefitRecInd": _text("N", "N", "Y"),
+            "JSAInd": _text("N", "N", "N"),
+            "ESAInd": _text("N", "N", "N"),
+            "UCInd": _text("N", "N", "Y"),
+            "PIPInd": _text("N", "N", "N"),
+            "OtherBenefitInd": _text("N", "N", "N"),
+            "EmpSupportInd": _text("N", "N", "Y"),
+            "EmpSupportDischargeDate": _dates(None, None, "2020-09-20"),
+        }),
+        "IDS007DisabilityType": pd.DataFrame({
+            "UniqueID_IDS007": _text("D001", "D002", "D003"),
+            "RecordNumber": _text("R001", "R002", "R004"),
+            "DisabCode": _text("NN", "05", "ZZ"),
+        }),
+        "IDS011SocPerCircumstances": pd.DataFrame({
+            "UniqueID_IDS011": _text("K001", "K002", "K003"),
+            "RecordNumber": _text("R001", "R001", "R002"),
+            "SocPerCircumstance": _text("160549006", "20430005", "309884000"),
+            "SocPerCircumstanceRecDate": _dates("2020-06-10", "2020-06-10", None),
+        }),
+        "IDS602LongTermCondition": pd.DataFrame({
+            "UniqueID_IDS602": _text("T001", "T002", "T003"),
+            "PathwayID": _text("P0001", "P0001", "P0003"),
+            "LongTermCondition": _text("73211009", "195967001", "748031000000103"),
+        }),
+        "IDS607CodedScoreAssessmentAct": pd.DataFrame({
+            "UniqueID_IDS607": _text("Q001"),
+            "PathwayID": _text("P0001"),
+            "CareActId": _text("A002"),
+            "CodedAssToolType": _text(PHQ9),
+            "PersScore": pd.Series([9.0], dtype="float64"),
+        }),
+    }
+
+
+def v21_dataset() -> dict[str, pd.DataFrame]:
+    """The tiny dataset as an IAPT v2.1 extract: every table of the schema and every MPI field."""
+    tables = tiny_dataset()
+    tables["IDS001MPI"] = tables["IDS001MPI"].assign(**V21_MPI_COLUMNS)
+    return {**tables, **v21_tables()}
 
 
 def write_dataset(tables: dict[str, pd.DataFrame], folder, fmt: str = "parquet") -> None:

@@ -13,7 +13,7 @@ import ibis
 import pandas as pd
 import pytest
 
-from fixtures_dataset import tiny_dataset, write_dataset
+from fixtures_dataset import V21_MPI_COLUMNS, tiny_dataset, v21_dataset, v21_tables, write_dataset
 from iapt_report.data import reading, schema, store, validation
 from iapt_report.data.dataset import load_dataset
 from iapt_report.data.problems import DatasetError, Problem
@@ -52,7 +52,7 @@ def only_problem(error: DatasetError, file: str, column: str | None) -> Problem:
 
 @pytest.mark.parametrize("fmt", ["parquet", "csv"])
 def test_valid_dataset_loads_typed(tmp_path, fmt):
-    expected = tiny_dataset()
+    expected = v21_dataset()  # every table and column of the schema
     tables = load_dataset(written(expected, tmp_path, fmt))
 
     assert set(tables) == set(schema.TABLE_NAMES)
@@ -60,6 +60,63 @@ def test_valid_dataset_loads_typed(tmp_path, fmt):
         for column, column_spec in spec["columns"].items():
             assert str(tables[name][column].dtype) == schema.PANDAS_DTYPES[column_spec["type"]], (name, column)
         pd.testing.assert_frame_equal(tables[name], expected[name])
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "csv"])
+def test_an_older_extract_without_the_optional_v21_tables_and_fields_loads(tmp_path, fmt):
+    expected = tiny_dataset()  # none of the optional tables, no v2.1 MPI field
+    assert schema.OPTIONAL_TABLES == set(v21_tables())
+    tables = load_dataset(written(expected, tmp_path, fmt))
+
+    assert set(tables) == set(schema.TABLE_NAMES) - schema.OPTIONAL_TABLES == set(expected)
+    assert list(tables["IDS001MPI"].columns) == list(expected["IDS001MPI"].columns)
+    for name in expected:
+        pd.testing.assert_frame_equal(tables[name], expected[name])
+    assert set(validation.find_problems(expected)) == set()
+
+
+def test_a_required_table_is_still_reported_missing_but_an_optional_one_is_not(tmp_path):
+    tables = v21_dataset()
+    del tables["IDS004EmpStatus"], tables["IDS201CareContact"]
+    error = load_error(written(tables, tmp_path))
+    assert [(Path(p.file).name, p.problem) for p in error.problems] == [
+        ("IDS201CareContact", "table file not found (looked for IDS201CareContact.parquet or IDS201CareContact.csv)")]
+
+
+def test_an_optional_table_that_is_present_is_checked_in_full(tmp_path):
+    tables = v21_dataset()
+    tables["IDS007DisabilityType"] = tables["IDS007DisabilityType"].drop(columns="RecordNumber")
+    tables["IDS011SocPerCircumstances"] = tables["IDS011SocPerCircumstances"].iloc[0:0]  # accepted: no records
+    error = load_error(written(tables, tmp_path))
+    assert only_problem(error, "IDS007DisabilityType.csv", "RecordNumber").problem == "this column is missing"
+    assert len(error.problems) == 1, str(error)
+
+
+def test_an_optional_mpi_field_present_in_the_file_is_loaded(tmp_path):
+    tables = tiny_dataset()
+    tables["IDS001MPI"] = tables["IDS001MPI"].assign(ExBAFIndicator=V21_MPI_COLUMNS["ExBAFIndicator"])
+    loaded = load_dataset(written(tables, tmp_path))
+    assert loaded["IDS001MPI"]["ExBAFIndicator"].tolist()[:2] == ["03", "02"]
+    assert "EduEstabTypeIAPT" not in loaded["IDS001MPI"].columns
+
+
+@pytest.mark.parametrize("table, column, row, value, problem", [  # a repeated key is on two rows
+    ("IDS004EmpStatus", "EmployStatusRecDate", 1, "2020-02-30", "a value that is not a date"),
+    ("IDS004EmpStatus", "RecordNumber", 2, "R999", "a RecordNumber not found in column RecordNumber of"),
+    ("IDS004EmpStatus", "EmpSupportDischargeDate", 0, "1900-01-01", "a date outside 2006-01-01 to"),
+    ("IDS007DisabilityType", "UniqueID_IDS007", 1, "D001", "a UniqueID_IDS007 that is on more than one row"),
+    ("IDS011SocPerCircumstances", "SocPerCircumstance", 0, None, "no value"),
+    ("IDS602LongTermCondition", "PathwayID", 2, "P9999", "a PathwayID not found in column PathwayID of"),
+    ("IDS607CodedScoreAssessmentAct", "PersScore", 0, 28.0, "a score outside the range of its instrument"),
+    ("IDS607CodedScoreAssessmentAct", "CareActId", 0, "A999", "a CareActId not found in column CareActId of"),
+])
+def test_a_broken_value_in_each_v21_table_is_reported(tmp_path, table, column, row, value, problem):
+    tables = v21_dataset()
+    set_values(tables[table], column, {row: value})
+    error = load_error(written(tables, tmp_path))
+    found = only_problem(error, f"{table}.csv", column)
+    assert found.problem.startswith(problem) and found.rows == (2 if "more than one row" in problem else 1), str(error)
+    assert len(error.problems) == 1, str(error)
 
 
 def test_csv_codes_and_text_are_normalised(tmp_path):

@@ -274,14 +274,9 @@ build_dir: str = ""  # where this section writes its variables, tables and chart
 
 # %%
 from iapt_report.report import sections
-from iapt_report.report.build.notebook_inputs import section_inputs
-from iapt_report.report.report_data import ReportData
-from iapt_report.report.section_output import SectionOutput
+from iapt_report.report.build.notebook_inputs import open_section
 
-measures_path, build_dir = section_inputs(kind, period, org, output, measures_path, build_dir)
-data = ReportData.open(measures_path, period, org)
-out = SectionOutput(build_dir, "referral_summary")
-when = sections.period_name(data)
+data, out, when = open_section("referral_summary", kind, period, org, output, measures_path, build_dir)
 
 # %% [markdown]
 # ## Referrals received

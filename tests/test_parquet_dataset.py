@@ -18,7 +18,7 @@ import pyarrow
 import pyarrow.parquet as pq
 import pytest
 
-from fixtures_dataset import tiny_dataset, write_dataset
+from fixtures_dataset import tiny_dataset, v21_dataset, write_dataset
 from iapt_report.data import checks, schema, store
 from iapt_report.data.dataset import load_dataset
 from iapt_report.data.problems import DatasetError
@@ -33,13 +33,14 @@ def views(loaded: store.Dataset) -> set[str]:
 
 
 def assert_same_tables(one: store.Dataset, other: store.Dataset) -> None:
-    for table in schema.TABLE_NAMES:
+    assert set(one) == set(other)
+    for table in one:
         pd.testing.assert_frame_equal(one[table], other[table], obj=table)
         assert one.backend.table(table).schema() == other.backend.table(table).schema(), table
 
 
 def test_a_clean_parquet_dataset_is_read_in_place_through_views(tmp_path):
-    write_dataset(tiny_dataset(), tmp_path)
+    write_dataset(v21_dataset(), tmp_path)
 
     loaded = load_dataset(tmp_path)
 
@@ -59,7 +60,7 @@ def test_a_synthetic_dataset_loads_the_same_from_parquet_as_from_csv(tmp_path):
 
     from_parquet, from_csv = load_dataset(tmp_path / "parquet"), load_dataset(tmp_path / "csv")
 
-    assert views(from_parquet) == set(schema.TABLE_NAMES) and views(from_csv) == set()
+    assert views(from_parquet) == set(tables) and views(from_csv) == set()
     assert_same_tables(from_parquet, from_csv)
     assert len(from_parquet["IDS201CareContact"]) == len(tables["IDS201CareContact"]) > 1000
 
@@ -89,7 +90,7 @@ def test_values_are_tidied_where_they_lie(tmp_path):
 
     in_place = load_dataset(tmp_path)
 
-    assert views(in_place) == set(schema.TABLE_NAMES)
+    assert views(in_place) == set(tables)
     loaded = in_place["IDS201CareContact"]
     assert loaded["AttendOrDNACode"].tolist() == ["5", "5", "5", "3", "5"]
     assert loaded["AppType"].tolist() == ["01", "02", "02", "01", "03"]
@@ -199,6 +200,36 @@ def test_each_hand_built_problem_gives_the_message_it_always_gave(tmp_path, brea
     assert str(caught.value).replace(str(tmp_path), "DIR") == MESSAGES[break_it.__name__.lstrip("_")][fmt]
 
 
+def test_an_older_extract_is_read_in_place_without_its_absent_optional_tables(tmp_path):
+    write_dataset(tiny_dataset(), tmp_path)
+
+    loaded = load_dataset(tmp_path)
+
+    assert views(loaded) == set(schema.TABLE_NAMES) - schema.OPTIONAL_TABLES == set(loaded)
+    assert "ExBAFIndicator" not in loaded.backend.table("IDS001MPI").columns
+
+
+def _v21_problems(tables):
+    tables["IDS004EmpStatus"].loc[2, "RecordNumber"] = "R404"
+    tables["IDS004EmpStatus"].loc[0, "EmployStatusRecDate"] = None
+    tables["IDS007DisabilityType"].loc[1, "UniqueID_IDS007"] = "D001"
+    tables["IDS011SocPerCircumstances"].loc[2, "SocPerCircumstance"] = None
+    tables["IDS602LongTermCondition"].loc[0, "PathwayID"] = "P0404"
+    tables["IDS607CodedScoreAssessmentAct"].loc[0, "PersScore"] = 30.0
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "csv"])
+def test_problems_in_the_v21_tables_give_the_usual_messages(tmp_path, fmt):
+    tables = v21_dataset()
+    _v21_problems(tables)
+    write_dataset(tables, tmp_path, fmt)
+
+    with pytest.raises(DatasetError) as caught:
+        load_dataset(tmp_path)
+
+    assert str(caught.value).replace(str(tmp_path), "DIR") == MESSAGES["v21_problems"][fmt]
+
+
 def test_an_unreadable_parquet_file_is_reported(tmp_path):
     write_dataset(tiny_dataset(), tmp_path)
     (tmp_path / "IDS101Referral.parquet").write_bytes(b"not parquet at all")
@@ -215,7 +246,7 @@ def test_a_csv_table_is_copied_into_duckdb_and_the_parquet_tables_stay_views(tmp
 
     loaded = load_dataset(tmp_path)
 
-    assert views(loaded) == set(schema.TABLE_NAMES) - {"OrgProvider"}
+    assert views(loaded) == set(tables) - {"OrgProvider"}
     assert len(loaded["OrgProvider"]) == 3
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import logging
 import signal
 import sys
@@ -292,6 +293,11 @@ def _measures(args) -> int:
     )
     for period, folder in outputs.items():
         print(f"{period}: wrote {folder}")
+    first = next(iter(outputs.values()))
+    not_computed = json.loads((first / "manifest.json").read_text(encoding="utf-8")).get("not_computed", {})
+    if not_computed:
+        names = "; ".join(f"{measure} {item['name']} ({item['reason']})" for measure, item in not_computed.items())
+        print(f"not computed ({len(not_computed)} measures; the dataset lacks what they need): {names}")
     return 0
 
 

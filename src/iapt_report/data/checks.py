@@ -249,7 +249,8 @@ def table_problems(con: duckdb.DuckDBPyConnection, source: Source) -> tuple[list
     tidied: the loaded table then selects them as read)."""
     table, spec, file = source.table, TABLES[source.table], source.file
     problems = [_missing_column_problem(file, column, table, [str(n).strip() for n in source.types])
-                for column in spec["columns"] if column not in source.names]
+                for column, column_spec in spec["columns"].items()
+                if column not in source.names and not column_spec.get("optional")]
     view = checked_relation(con, source)
     present = [c for c in spec["columns"] if c in source.names]
     failed: set[str] = set()  # filled in below; the examples read it when they are made
@@ -309,9 +310,9 @@ def check_sources(con: duckdb.DuckDBPyConnection, sources: Mapping[str, Source]
 
 
 #: The schema's keys (dataset_schema.yaml) that the checks here check, or that check nothing.
-_KNOWN_TABLE_KEYS = {"description", "columns", "key", "may_be_empty", "date_order"}
+_KNOWN_TABLE_KEYS = {"description", "columns", "key", "may_be_empty", "date_order", "optional", "since"}
 _KNOWN_COLUMN_KEYS = {"description", "type", "required", "min", "max", "codes", "references", "event_date",
-                      "score_range_by"}
+                      "score_range_by", "optional", "since"}
 
 
 def _check_rules_known() -> None:

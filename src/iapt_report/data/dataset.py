@@ -29,8 +29,8 @@ from .checks import ROW, Source, check_sources, unreadable_problem
 from .duckdb_sql import identifier as q
 from .duckdb_sql import string_literal as lit
 from .problems import DatasetError, Problem
-from .reading import _folder_not_found, _read_file, _table_file
-from .schema import EVENT_DATE_COLUMNS, PANDAS_DTYPES, TABLE_NAMES, TABLES
+from .reading import _folder_not_found, _read_file, _table_file, absent
+from .schema import EVENT_DATE_COLUMNS, OPTIONAL_TABLES, PANDAS_DTYPES, TABLE_NAMES, TABLES
 from .store import Dataset, duckdb_backend
 from .typing_sql import VIEW_TYPES, as_text, typed_sql
 
@@ -39,7 +39,8 @@ def load_dataset(data_dir: str | Path) -> Dataset:
     """The dataset in ``data_dir``, checked and read by DuckDB (see :class:`Dataset`).
 
     Raises one :class:`DatasetError` listing every problem: files, columns, values, references,
-    table by table in schema order. Nothing is kept when there is one.
+    table by table in schema order. Nothing is kept when there is one. An optional table whose
+    file is absent, or an optional column absent from its file, is simply not in the dataset.
     """
     data_dir = Path(data_dir)
     if not data_dir.is_dir():
@@ -49,6 +50,8 @@ def load_dataset(data_dir: str | Path) -> Dataset:
         sources, unreadable = {}, {}
         for table in TABLE_NAMES:
             path, problem = _table_file(data_dir, table)
+            if path is None and table in OPTIONAL_TABLES and absent(data_dir, table):
+                continue  # an older extract without this v2.1 table: its measures are not computable
             source = None
             if problem is None:
                 source, problem = open_source(backend.con, table, path)
@@ -66,8 +69,9 @@ def load_dataset(data_dir: str | Path) -> Dataset:
     except BaseException:
         backend.disconnect()
         raise
-    dtypes = {table: pd.Series({name: PANDAS_DTYPES[spec["type"]] for name, spec in TABLES[table]["columns"].items()},
-                               dtype=object) for table in TABLES}
+    dtypes = {table: pd.Series({name: PANDAS_DTYPES[spec["type"]] for name, spec in TABLES[table]["columns"].items()
+                                if name in source.names}, dtype=object)
+              for table, source in sources.items()}
     return Dataset(backend, {table: source.file for table, source in sources.items()}, dtypes)
 
 
@@ -136,6 +140,8 @@ def event_date_range(tables: Mapping[str, ibis.Table]) -> tuple[date, date]:
     """The first and last event date in a dataset's tables (as :func:`connect` gives them)."""
     bounds = []
     for table, column in EVENT_DATE_COLUMNS:
+        if table not in tables or column not in tables[table].columns:
+            continue  # an optional table or column the dataset does not have
         values = tables[table][column]
         row = tables[table].aggregate(first=values.min(), last=values.max()).to_pyarrow().to_pylist()[0]
         bounds += [_as_date(row["first"]), _as_date(row["last"])]

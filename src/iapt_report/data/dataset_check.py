@@ -13,14 +13,15 @@ from pathlib import Path
 
 from .dataset import event_date_range, load_dataset
 from .problems import DatasetError, Problem
-from .reading import _table_file
-from .schema import SYNTHETIC_MARKER, TABLE_NAMES
+from .reading import _table_file, absent
+from .schema import OPTIONAL_TABLES, SYNTHETIC_MARKER, TABLE_NAMES
 
 
 @dataclass
 class DatasetSummary:
     folder: Path
     rows: dict[str, int | None] = field(default_factory=dict)  # None: the file is missing or unreadable
+    absent: set[str] = field(default_factory=set)  # optional tables without a file (older extracts)
     first_date: date | None = None
     last_date: date | None = None
     problems: list[Problem] = field(default_factory=list)
@@ -42,7 +43,9 @@ class DatasetSummary:
         width = max(len(name) for name in TABLE_NAMES)
         for name in TABLE_NAMES:
             count = self.rows.get(name)
-            out.append(f"  {name:<{width}}  {'not read' if count is None else f'{count:,}'}")
+            shown = ("absent (optional: its measures are not computable)" if name in self.absent
+                     else "not read" if count is None else f"{count:,}")
+            out.append(f"  {name:<{width}}  {shown}")
         if self.clean:
             out.append("no problems found")
         else:
@@ -54,6 +57,8 @@ def check_dataset(folder: str | Path) -> DatasetSummary:
     """Validate the dataset in ``folder`` and describe it; never computes measures."""
     folder = Path(folder)
     summary = DatasetSummary(folder, synthetic=(folder / SYNTHETIC_MARKER).is_file())
+    if folder.is_dir():
+        summary.absent = {name for name in OPTIONAL_TABLES if absent(folder, name)}
     try:
         dataset = load_dataset(folder)
     except DatasetError as error:
@@ -62,7 +67,7 @@ def check_dataset(folder: str | Path) -> DatasetSummary:
         return summary
     try:
         tables = dataset.tables()
-        summary.rows = {name: int(tables[name].count().to_pyarrow().as_py()) for name in TABLE_NAMES}
+        summary.rows = {name: int(tables[name].count().to_pyarrow().as_py()) for name in TABLE_NAMES if name in tables}
         summary.first_date, summary.last_date = event_date_range(tables)
     finally:
         close = getattr(dataset, "close", None)

@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from .problems import DatasetError, Problem
-from .schema import FILE_FORMATS, PANDAS_DTYPES, TABLE_NAMES, TABLES
+from .schema import FILE_FORMATS, OPTIONAL_TABLES, PANDAS_DTYPES, TABLE_NAMES, TABLES
 
 #: CSV cells read as missing (besides empty cells); anything else is a value to check.
 CSV_MISSING_MARKERS = ("", "NA", "N/A", "NULL", "null", "NaN", "nan", "None")
@@ -29,7 +29,8 @@ _WHOLE_NUMBER = r"^([+-]?\d{1,18})(?:\.0*)?$"
 def read_tables(data_dir: str | Path) -> dict[str, pd.DataFrame]:
     """Every table of the dataset from ``data_dir``, typed and normalised (see :func:`normalise`).
 
-    Raises :class:`DatasetError` naming every table file that is missing or cannot be read.
+    Raises :class:`DatasetError` naming every table file that is missing or cannot be read. An
+    optional table (``optional: true`` in the schema) whose file is absent is left out.
     A column whose values do not all convert to the schema type is left as text, so that
     :func:`validate` can point at the values.
     """
@@ -50,6 +51,8 @@ def _read_folder(data_dir: Path) -> tuple[dict[str, pd.DataFrame], dict[str, str
     tables, sources, problems = {}, {}, []
     for table in TABLE_NAMES:
         path, problem = _table_file(data_dir, table)
+        if path is None and table in OPTIONAL_TABLES and absent(data_dir, table):
+            continue
         if problem is None:
             frame, problem = _read_file(path)
         if problem is not None:
@@ -71,6 +74,11 @@ def _table_file(data_dir: Path, table: str) -> tuple[Path | None, Problem | None
                              f"Add {table} as one of these files; docs/dataset.md lists its columns.")
     return None, Problem(str(found[0]), None, f"both {found[0].name} and {found[1].name} are present",
                          "Keep only one file for the table, so it is clear which one to read.")
+
+
+def absent(data_dir: Path, table: str) -> bool:
+    """Whether no file of the table is in the folder (an optional table may be absent)."""
+    return not any((data_dir / f"{table}.{fmt}").exists() for fmt in FILE_FORMATS)
 
 
 def _read_file(path: Path) -> tuple[pd.DataFrame | None, Problem | None]:

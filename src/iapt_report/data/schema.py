@@ -14,6 +14,12 @@ TABLES: dict[str, dict] = SCHEMA["tables"]
 TABLE_NAMES: tuple[str, ...] = tuple(TABLES)
 FILE_FORMATS: tuple[str, ...] = ("parquet", "csv")
 
+#: Tables whose file may be absent (``optional: true``: IAPT v2.1 tables an older extract lacks).
+OPTIONAL_TABLES: frozenset[str] = frozenset(t for t, spec in TABLES.items() if spec.get("optional"))
+#: Columns that may be absent from their table's file (``optional: true``), as (table, column).
+OPTIONAL_COLUMNS: frozenset[tuple[str, str]] = frozenset(
+    (t, c) for t, spec in TABLES.items() for c, column_spec in spec["columns"].items() if column_spec.get("optional"))
+
 #: pandas dtype of each schema type, as returned by read_tables / normalise.
 PANDAS_DTYPES = {"string": "str", "date": "datetime64[ms]", "integer": "Int64", "number": "float64"}
 

@@ -31,7 +31,7 @@ from typing import Any
 import ibis
 
 from .reading import CSV_MISSING_MARKERS
-from .schema import TABLE_NAMES, TABLES
+from .schema import OPTIONAL_TABLES, TABLE_NAMES, TABLES
 
 
 class SparkUnavailable(RuntimeError):
@@ -136,24 +136,28 @@ def spark_tables(source: str | Path | Mapping[str, Any], session: Any = None) ->
       or to a Spark DataFrame.
 
     The tables are not validated here: :func:`backends.open_tables` validates a folder first; a
-    catalogue's tables and a URI's files are taken as their owners loaded them.
+    catalogue's tables and a URI's files are taken as their owners loaded them. An optional
+    table (``optional: true`` in the schema) absent from a folder or a mapping is left out; a
+    URI's folder must hold every table.
     """
     backend = spark_backend(session)
     prefix = f"iapt_{uuid.uuid4().hex[:12]}_"
     if isinstance(source, Path) or (isinstance(source, str) and not _is_uri(source)):
-        paths = {table: _table_path(Path(source), table) for table in TABLE_NAMES}
+        folder = Path(source)
+        paths = {table: _table_path(folder, table) for table in TABLE_NAMES
+                 if table not in OPTIONAL_TABLES or any((folder / f"{table}.{fmt}").exists() for fmt in ("parquet", "csv"))}
         raw = {table: _read_file(backend, path.suffix, path.resolve().as_uri(), prefix + table)
                for table, path in paths.items()}
     elif isinstance(source, str):
         raw = {table: _read_file(backend, ".parquet", f"{source.rstrip('/')}/{table}.parquet", prefix + table)
                for table in TABLE_NAMES}
     else:
-        missing = [table for table in TABLE_NAMES if table not in source]
+        missing = [table for table in TABLE_NAMES if table not in source and table not in OPTIONAL_TABLES]
         if missing:
             raise ValueError(f"no table given for {', '.join(missing)}")
         raw = {table: _as_view(backend, _catalogue_table(backend, source[table]), prefix + table)
-               for table in TABLE_NAMES}
-    return {table: typed_table(table, raw[table]) for table in TABLE_NAMES}
+               for table in TABLE_NAMES if table in source}
+    return {table: typed_table(table, raw[table]) for table in TABLE_NAMES if table in raw}
 
 
 def _is_uri(text: str) -> bool:
@@ -214,7 +218,8 @@ def typed_table(table: str, raw: ibis.Table) -> ibis.Table:
     columns the schema does not know are kept at the end as they are.
     """
     schema = TABLES[table]["columns"]
-    typed = {name: _typed(raw[name], name, spec["type"]) for name, spec in schema.items()}
+    typed = {name: _typed(raw[name], name, spec["type"]) for name, spec in schema.items()
+             if name in raw.columns or not spec.get("optional")}  # an optional column may be absent
     extra = [name for name in raw.columns if name not in schema]
     return raw.select(**typed, **{name: raw[name] for name in extra})
 

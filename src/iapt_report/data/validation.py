@@ -16,7 +16,7 @@ import pandas as pd
 from .checks import check_sources, score_ranges
 from .dataset import arrow_source
 from .problems import DatasetError, Problem
-from .schema import TABLE_NAMES
+from .schema import OPTIONAL_TABLES, TABLE_NAMES
 from .store import _duckdb_settings
 
 __all__ = ["find_problems", "score_ranges", "validate"]
@@ -45,7 +45,7 @@ def find_problems(tables: Mapping[str, pd.DataFrame], source: Mapping[str, str] 
             frame = tables.get(table)
             file = source.get(table) or (frame.attrs.get("source") if frame is not None else None) or table
             if frame is None:
-                if report_missing_tables:
+                if report_missing_tables and table not in OPTIONAL_TABLES:
                     missing[table] = [Problem(file, None, "table is missing from the dataset",
                                               f"Provide the {table} table; docs/dataset.md lists its columns.")]
                 continue

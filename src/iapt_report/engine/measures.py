@@ -23,7 +23,7 @@ from iapt_report.outputs.exports import publication_columns
 from iapt_report.reference import code_lists
 
 from .pathways import PATHWAY_KEY, derive_pathways, is_attended
-from .registry import Measure, load_registry
+from .registry import Measure, load_registry, not_computable
 from .snapshots import PERIOD_END, snapshot_rows
 
 #: The unrounded measures table: the publication layout with its breakdown columns, and in place
@@ -74,7 +74,10 @@ class MeasureEngine:
 
     def __init__(self, tables: dict[str, ibis.Table]):
         self.tables = tables
-        self.registry = load_registry()
+        #: measures the dataset cannot give (an optional table or field they require is absent):
+        #: ID -> reason. They are left out of every result, never reported as zero.
+        self.not_computed = not_computable(load_registry(), {name: t.columns for name, t in tables.items()})
+        self.registry = tuple(m for m in load_registry() if m.id not in self.not_computed)
         # only the columns the measures read are kept (cached in the backend), not every derived field
         pathways = derive_pathways(tables)
         wanted = _pathway_columns(self.registry)

@@ -35,6 +35,7 @@ from ibis import _
 from iapt_report.reference import code_lists, instruments, wsas_items
 
 from .pathways_intervals import with_session_intervals
+from .pathways_v21 import v21_summaries
 
 PATHWAY_KEY = "PathwayID"
 
@@ -77,6 +78,8 @@ def derive_pathways(tables: dict[str, ibis.Table]) -> ibis.Table:
         ),
     )
     pathways = with_session_intervals(_with_outcomes(pathways))
+    for summary in v21_summaries(tables):  # fields from the optional v2.1 tables the dataset has
+        pathways = _left_join(pathways, summary)
     pathways = _with_demographics(pathways, tables["IDS001MPI"])
     return _with_geography(pathways, tables["OrgSubICB"], tables["OrgProvider"])
 

@@ -22,7 +22,7 @@ from iapt_report.outputs.paths import check_replaceable, check_writable, inside,
 
 from .disclosure import apply_disclosure
 from .measures import MeasureEngine
-from .registry import measure_metadata
+from .registry import load_registry, measure_metadata
 
 
 def write_measures(
@@ -42,7 +42,9 @@ def write_measures(
     per level when too big for a spreadsheet), ``metadata.csv``,
     ``measures_unrounded.parquet`` (for the reports; not for publication) and ``manifest.json``.
     Nothing is written if the dataset is invalid, or if a period lies outside the data's event
-    dates (unless ``allow_empty``: its counts are then all zero).
+    dates (unless ``allow_empty``: its counts are then all zero). A measure whose optional
+    tables the dataset lacks (registry ``requires``) is left out, and named in the manifest's
+    ``not_computed`` and in metadata.csv (COMPUTED = no, NOT_COMPUTED_REASON).
 
     ``out`` must not be, hold or lie inside ``data_dir``, and a folder is replaced only if this
     package wrote it (:func:`paths.replace_problem`): :class:`paths.OutputPathError` otherwise,
@@ -84,7 +86,7 @@ def write_measures(
             folder = folders[period.label]
             with staged_folder(folder, option="--out") as staging:
                 write_publication_files(publication_table(apply_disclosure(measures)), staging)
-                write_csv(measure_metadata(), staging / "metadata.csv")
+                write_csv(measure_metadata(engine.not_computed), staging / "metadata.csv")
                 measures.to_parquet(staging / "measures_unrounded.parquet", index=False)
                 period_timings = {**timings, f"measures_{period}": round(time.perf_counter() - started, 3)}
                 write_manifest(
@@ -101,7 +103,14 @@ def write_measures(
                         "command_line": command_line or [],
                     },
                     timings=period_timings,
+                    not_computed=not_computed_names(engine.not_computed),
                 )
             outputs[period.label] = folder
             progress.update()
     return outputs
+
+
+def not_computed_names(not_computed: dict[str, str]) -> dict[str, dict[str, str]]:
+    """The measures a run could not compute, for its manifest: ID -> name and reason."""
+    names = {m.id: m.name for m in load_registry()}
+    return {measure: {"name": names[measure], "reason": reason} for measure, reason in not_computed.items()}

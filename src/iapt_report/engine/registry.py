@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 
 import pandas as pd
 import yaml
 
+from iapt_report.data.schema import OPTIONAL_COLUMNS, OPTIONAL_TABLES, TABLES
 from iapt_report.reference import _read_text
 
 STATISTICS = ("count", "sum", "mean", "median", "max", "min", "percentage")
@@ -60,6 +62,9 @@ class Measure:
     base: str | None = None
     breakdowns: bool = True
     description: str = ""
+    #: optional tables ("IDS004EmpStatus") or fields ("IDS001MPI.ExBAFIndicator") the measure
+    #: needs beyond those every extract has; without them it is not computable (see not_computable)
+    requires: tuple[str, ...] = ()
 
     @property
     def unit(self) -> str:
@@ -102,6 +107,7 @@ def load_registry() -> tuple[Measure, ...]:
                 base=m.get("base"),
                 breakdowns=m.get("breakdowns", True),
                 description=descriptions.get(m["id"], ""),
+                requires=tuple(m.get("requires", ())),
             )
         )
     _check(measures)
@@ -153,6 +159,12 @@ def _check(measures: list[Measure]) -> None:
                                 "a statistic that adds up (not median)")
         elif not m.cohort.snapshot and _uses_days_to_period_end({**m.cohort.where, **m.where}):
             raise RegistryError(f"{m.id}: days_to_period_end is for cohorts at the period end")
+        for needed in m.requires:
+            table, _dot, column = needed.partition(".")
+            optional = (table, column) in OPTIONAL_COLUMNS if column else table in OPTIONAL_TABLES
+            if table not in TABLES or (column and column not in TABLES[table]["columns"]) or not optional:
+                raise RegistryError(f"{m.id}: requires {needed!r}, which is not an optional table or field of "
+                                    "dataset_schema.yaml (every extract has the others)")
 
 
 def _uses_days_to_period_end(where: dict) -> bool:
@@ -165,8 +177,40 @@ def _uses_days_to_period_end(where: dict) -> bool:
     return False
 
 
-def measure_metadata() -> pd.DataFrame:
-    """The metadata file published beside the measures: one row per measure."""
+def not_computable(measures: Iterable[Measure], available: Mapping[str, Iterable[str]]) -> dict[str, str]:
+    """Measure ID -> why it cannot be computed from a dataset holding ``available`` (table -> its
+    columns), for each measure whose ``requires`` are not all there; a percentage whose
+    numerator or denominator is not computable is not computable either. Registry order."""
+    measures = list(measures)
+    present = {table: set(columns) for table, columns in available.items()}
+
+    def there(needed: str) -> bool:
+        table, _dot, column = needed.partition(".")
+        return table in present and (not column or column in present[table])
+
+    found: dict[str, str] = {}
+    for m in measures:
+        missing = [needed for needed in m.requires if not there(needed)]
+        if missing:
+            found[m.id] = f"the dataset has no {' or '.join(missing)}"
+    changed = True
+    while changed:  # a percentage of a measure that is not computable (of one that is not, ...)
+        changed = False
+        for m in measures:
+            if m.statistic == "percentage" and m.id not in found:
+                lacking = [t.lstrip("-") for t in (*m.numerator, *m.denominator) if t.lstrip("-") in found]
+                if lacking:
+                    found[m.id], changed = f"{', '.join(lacking)} not computable", True
+    return {m.id: found[m.id] for m in measures if m.id in found}
+
+
+def measure_metadata(not_computed: Mapping[str, str] | None = None) -> pd.DataFrame:
+    """The metadata file published beside the measures: one row per measure.
+
+    ``not_computed`` (measure ID -> reason, from :func:`not_computable`) fills COMPUTED (yes/no)
+    and NOT_COMPUTED_REASON; without it (not known, as for a report built from published
+    figures) both are empty. REQUIRES names the optional tables or fields a measure needs.
+    """
     rows = []
     for m in load_registry():
         if m.statistic == "percentage":
@@ -186,6 +230,9 @@ def measure_metadata() -> pd.DataFrame:
                 "CONSTRUCTION": construction,
                 "BASE_MEASURE_ID": m.base_measure_id or "",
                 "ANNUAL_BREAKDOWNS": "yes" if m.breakdowns else "no",
+                "REQUIRES": " ".join(m.requires),
+                "COMPUTED": "" if not_computed is None else "no" if m.id in not_computed else "yes",
+                "NOT_COMPUTED_REASON": (not_computed or {}).get(m.id, ""),
             }
         )
     return pd.DataFrame(rows)

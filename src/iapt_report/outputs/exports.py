@@ -291,8 +291,9 @@ def package_versions() -> dict[str, str]:
 
 
 def write_manifest(folder: Path, *, inputs: dict[str, str], parameters: dict, timings: dict | None = None,
-                   outputs_of: Path | None = None) -> None:
-    """manifest.json: inputs' hashes, parameters, versions, timings, and the outputs' hashes."""
+                   outputs_of: Path | None = None, not_computed: dict | None = None) -> None:
+    """manifest.json: inputs' hashes, parameters, versions, timings, and the outputs' hashes;
+    ``not_computed`` (measure ID -> its name and why) when given: the measures the dataset could not give."""
     outputs_of = Path(outputs_of or folder)
     manifest = {
         "tool": "iapt-report",
@@ -303,4 +304,6 @@ def write_manifest(folder: Path, *, inputs: dict[str, str], parameters: dict, ti
         "versions": package_versions(),
         "timings_seconds": timings or {},
     }
+    if not_computed is not None:
+        manifest["not_computed"] = not_computed
     (Path(folder) / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")

@@ -27,10 +27,14 @@ import sys
 import tempfile
 from datetime import date
 from pathlib import Path
+from typing import NamedTuple
 
 from iapt_report.data.periods import Period
 from iapt_report.outputs.paths import OutputPathError, org_folder_name
 
+from ..report_data import ReportData
+from ..section_output import SectionOutput
+from ..sections import period_name
 from .config import REPOSITORY, SECTIONS, BuildError, unrounded_measures_path
 
 #: The reports `make report` builds (kind, period, org), and its synthetic data (see the Makefile).
@@ -58,6 +62,25 @@ def scratch_folder(kind: str, period: str, org: str) -> Path:
         user = "user"
     return Path(tempfile.gettempdir()) / f"iapt-report-scratch-{user}" / kind / Period.parse(period).label / \
         org_folder_name(org)
+
+
+class OpenSection(NamedTuple):
+    """What a section notebook works with: the measures it reads, where it writes, the period in words."""
+
+    data: ReportData
+    out: SectionOutput
+    when: str
+
+
+def open_section(section: str, kind: str, period: str, org: str, output: str | Path = "_output",
+                 measures_path: str | Path = "", build_dir: str | Path = "") -> OpenSection:
+    """A section notebook's set-up, from its parameters: ``data, out, when = open_section("outcomes", kind,
+    period, org, output, measures_path, build_dir)``. The measures are read from ``measures_path``
+    and ``out`` writes to ``build_dir`` (``out.build_dir``), or, when they are empty, from the built
+    report and to a scratch folder (:func:`section_inputs`)."""
+    measures_path, build_dir = section_inputs(kind, period, org, output, measures_path, build_dir)
+    data = ReportData.open(measures_path, period, org)
+    return OpenSection(data, SectionOutput(build_dir, section), period_name(data))
 
 
 def section_inputs(kind: str, period: str, org: str, output: str | Path = "_output", measures_path: str | Path = "",

@@ -209,4 +209,57 @@ ASSUMPTIONS: dict = {
         "complete_pathways": 0.95, "recorded_complete": 0.96, "recorded_patchy": 0.30,
         "one_missing": 0.02,
     },
+    # --- the optional IAPT v2.1 tables and MPI fields (v21.py) -------------------------------
+    # Shares are assumptions of plausible orders of size, not calibrated: NHS Digital publishes
+    # these breakdowns quarterly (V003-V014) and the EA measures monthly from 2022; the mixes
+    # follow the categories the measure constructions name.
+    "v21": {
+        # IDS001MPI: education establishment type (V004: 2 college, 3 university, 4 not listed,
+        # 1 and 8 other); mostly not recorded
+        "education": {None: 78, "1": 2, "2": 4, "3": 6, "4": 2, "8": 5, "99": 3},
+        # ex-British armed forces (V006: 02 ex-services, 05 dependant, 03 neither)
+        "ex_armed_forces": {"03": 72, "02": 2.5, "05": 1.0, "ZZ": 4.5, None: 20},
+        # gender identity same as at birth (V008), recorded with GenderIdentity (v2.1)
+        "gender_same_at_birth": {"Y": 95, "N": 0.8, "X": 1.2, "Z": 3},
+        # IDS007: disability codes (V003); most patients have one record
+        "disability_recorded": 0.85,
+        "disability": {"NN": 52, "ZZ": 18, "01": 6, "02": 1.2, "03": 0.8, "04": 2.0, "05": 5.0,
+                       "06": 0.3, "07": 0.5, "08": 6.0, "09": 1.0, "10": 0.4, "XX": 3.0, "99": 0.3},
+        "second_disability": 0.06,
+        # IDS011: religion (V013) and sexual orientation (V014), SNOMED CT; shares of the
+        # recorded roughly as the 2011 census for England, with "not stated" codes
+        "religion_recorded": 0.70,
+        "religion": {"160549006": 44, "160552003": 30, "309884000": 5.5, "160545000": 1.4,
+                     "366740002": 0.7, "160543007": 0.4, "309687009": 0.5, "62458008": 1.2,
+                     "160567004": 0.3, "205141000000101": 0.3, "429732005": 0.05, "429787006": 0.04,
+                     "429790000": 0.01, "763896000": 11, "205081000000105": 4.6},
+        "sexual_orientation_recorded": 0.75,
+        "sexual_orientation": {"20430005": 84, "76102007": 1.8, "89217008": 1.4, "42035005": 3.2,
+                               "1064711000000100": 5, "699042003": 2.6, "440583007": 2},
+        # IDS004: employment status at referral and at discharge (01 employed, 02 unemployed,
+        # 03 student, 04 long-term sick or disabled, 05 homemaker, 06 not seeking work,
+        # 07 unpaid voluntary work, 08 retired, ZZ not stated)
+        "status_recorded_at_referral": 0.82,
+        "status_recorded_at_discharge": 0.60,
+        "employment_status": {"01": 47, "02": 14, "03": 6, "04": 11, "05": 5, "06": 3, "07": 1,
+                              "08": 8, "ZZ": 5},
+        "status_changes_by_discharge": 0.12,
+        "weekly_hours": {"01": 8, "02": 22, "03": 62, "04": 8},   # bands of hours worked
+        "self_employed_if_employed": 0.10,
+        "sick_absence_if_employed": 0.22,
+        "sick_absence_ends_by_discharge": 0.55,
+        "statutory_sick_pay_if_off_sick": 0.60,
+        "benefits_if_out_of_work": 0.75, "benefits_if_employed": 0.10, "benefits_otherwise": 0.30,
+        "benefit_types": {"JSA": 0.05, "ESA": 0.25, "UC": 0.60, "PIP": 0.20, "other": 0.10},
+        "employment_support": 0.06,   # suitable for employment support (EmpSupportInd Y)
+        # IDS602: long-term conditions (V010 SNOMED CT; 38341003 hypertension stands for a
+        # code outside the V010 list); integrated care (LTC) pathways nearly always have one
+        "ltc_recorded_if_integrated": 0.90, "ltc_recorded_otherwise": 0.10, "second_ltc": 0.25,
+        "long_term_condition": {"73211009": 14, "13645005": 6, "195967001": 10, "50043002": 3,
+                                "56265001": 9, "363346000": 5, "928000": 12, "373673007": 14,
+                                "84757009": 2, "95320005": 2, "53619000": 6, "748031000000103": 12,
+                                "38341003": 5},
+        # IDS607: a PHQ-9 recorded within a care activity, for a few activities
+        "activity_scores": 0.04,
+    },
 }

@@ -24,6 +24,7 @@ from .draws import _mix_of
 from .organisations import Organisations
 from .people import _patient_table
 from .referrals import _adsm_instruments, _end_code_tables, _problem_labels
+from .v21 import _v21_tables
 
 _TABLE_BUILDERS: dict = {}  # record type -> (table name, builder); filled below
 
@@ -44,6 +45,7 @@ def _assemble(parts: list[dict], orgs: Organisations, seed: int) -> dict[str, pd
         "IDS001MPI": _patient_table(referrals, orgs, seed),
         "IDS101Referral": _referral_table(referrals, pathway_digits, pathway_ids, orgs),
     }
+    v21_keys = {key: referrals[key] for key in ("number", "patient", "day", "discharge_day")}
     del referrals
     for record, (name, build) in _TABLE_BUILDERS.items():
         columns = _concatenate(parts, record, offsets)
@@ -54,9 +56,10 @@ def _assemble(parts: list[dict], orgs: Organisations, seed: int) -> dict[str, pd
         del owner
         tables[name] = build(columns)
         del columns
+    tables.update(_v21_tables(tables, v21_keys, seed))
     tables["OrgProvider"] = orgs.providers.copy()
     tables["OrgSubICB"] = orgs.sub_icbs.copy()
-    return {name: _in_schema_order(name, tables[name]) for name in dataset_schema()["tables"]}
+    return {name: _in_schema_order(name, tables[name]) for name in dataset_schema()["tables"] if name in tables}
 
 
 def _concatenate(parts: list[dict], record: str, offsets: np.ndarray) -> dict[str, np.ndarray]:
@@ -73,7 +76,8 @@ def _concatenate(parts: list[dict], record: str, offsets: np.ndarray) -> dict[st
 
 
 def _in_schema_order(name: str, frame: pd.DataFrame) -> pd.DataFrame:
-    columns = list(dataset_schema()["tables"][name]["columns"])
+    columns = [c for c, spec in dataset_schema()["tables"][name]["columns"].items()
+               if c in frame.columns or not spec.get("optional")]
     return frame[columns]
 
 
