@@ -66,6 +66,13 @@ class Measure:
     #: needs beyond those every extract has; without them it is not computable (see not_computable)
     requires: tuple[str, ...] = ()
 
+    def __post_init__(self):
+        # a numerator written as one ID is a numerator of one term
+        if isinstance(self.numerator, str):
+            object.__setattr__(self, "numerator", (self.numerator,))
+        elif self.numerator is None:
+            object.__setattr__(self, "numerator", ())
+
     @property
     def unit(self) -> str:
         return self.cohort.unit if self.cohort else "derived"
