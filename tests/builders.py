@@ -16,7 +16,7 @@ import pandas as pd
 import pyarrow
 import pyarrow.parquet
 
-from iapt_report.reference import dataset_schema, instruments
+from iapt_report.reference import dataset_schema, instruments, wsas_items
 
 #: The backend ``DatasetBuilder.ibis_tables()`` gives tables of: set by the ``backend`` fixture (conftest.py).
 BACKEND = "duckdb"
@@ -90,7 +90,7 @@ class DatasetBuilder:
         unique_id = f"AS{next(self._ids)}" if unique_id is None else unique_id
         self.rows["IDS606CodedScoreAssessmentRefer"].append(
             {"UniqueID_IDS606": unique_id, "PathwayID": pathway,
-             "CodedAssToolType": instruments()[instrument]["snomed_code"], "PersScore": score,
+             "CodedAssToolType": {**instruments(), **wsas_items()}[instrument]["snomed_code"], "PersScore": score,
              "AssToolCompDate": date}
         )
         return self

@@ -82,6 +82,22 @@ def check_relations(table: pd.DataFrame) -> None:
     assert national["M185"] + national["M187"] + national["M189"] <= national["M076"]
     # ended referrals split exactly into end reasons
     assert national["M073"] + national["M074"] + national["M075"] + national["M076"] == national["M056"]
+    # the snapshot at the period end: the waiting list splits into waits of up to and over 18 weeks;
+    # inactivity bands never exceed the open referrals treated; nested waits grow
+    assert national["M043"] + national["M044"] == national["M038"]
+    assert national["M039"] <= national["M040"] <= national["M041"] <= national["M042"] <= national["M043"]
+    assert national["M030"] <= national["M029"] and national["M045"] <= national["M038"]
+    # those finishing split into none / first only / paired scores, on the PHQ-9 and on the anxiety measure
+    assert national["M196"] + national["M197"] + national["M198"] == national["M076"]
+    assert national["M199"] + national["M200"] + national["M201"] == national["M076"]
+    assert national["M202"] <= min(national["M198"], national["M201"])
+    # second sessions split into first-to-second gaps; percentages are their counts over M184
+    assert national["M121"] + national["M122"] + national["M047"] == national["M184"]
+    for percentage, count in (("M123", "M121"), ("M124", "M046"), ("M125", "M122"), ("M126", "M047")):
+        if national["M184"] > 0:
+            assert national[percentage] == pytest.approx(100 * national[count] / national["M184"])
+    if national["M056"] > 0:
+        assert national["M080"] == pytest.approx(100 * (national["M076"] + national["M075"]) / national["M056"])
 
     # provider figures add up to England before rounding (every count measure)
     counts = table[table.STATISTIC.isin(["count", "sum"])]

@@ -24,6 +24,7 @@ from iapt_report.reference import code_lists
 
 from .pathways import PATHWAY_KEY, derive_pathways, is_attended
 from .registry import Measure, load_registry, not_computable
+from .snapshots import PERIOD_END, snapshot_rows
 
 #: The unrounded measures table: the publication layout with its breakdown columns, and in place
 #: of the published value what disclosure control needs (the statistic, the base measure) and the
@@ -155,8 +156,12 @@ class MeasureEngine:
         }
         fine_keys = list(GEOGRAPHY_COLUMNS) + (["VARIABLE_A", "VARIABLE_B"] if grouping else [])
         fine, medians = [], []
+        for group in _snapshot_groups(direct):
+            # a snapshot's rows differ from period to period: each period is aggregated on its own
+            fine.append(self._snapshot_parts(group, periods, variable_type, grouping, fine_keys))
+            medians.append((None, []))
         for unit, table in units.items():
-            unit_measures = [m for m in direct if m.unit == unit]
+            unit_measures = [m for m in direct if _group_of(m) == unit]
             if not unit_measures:
                 continue
             if len(periods) == 1:
@@ -173,7 +178,7 @@ class MeasureEngine:
             keys = list(level.keys) + (["VARIABLE_A", "VARIABLE_B"] if grouping else [])
             wide = [None for _ in periods]
             for (table, median_measures), parts in zip(medians, fine):
-                unit_measures = [m for m in direct if m.unit == _unit_of(parts[0])]
+                unit_measures = [m for m in direct if _group_of(m) == _unit_of(parts[0])]
                 median_values = _aggregate(table, keys, median_measures, periods) if median_measures else None
                 for i, period_parts in enumerate(parts):
                     result = _roll_up(period_parts, keys, [m for m in unit_measures if m.statistic != "median"])
@@ -186,8 +191,33 @@ class MeasureEngine:
 
     def _labelled_pathways(self, period: Period) -> ibis.Table:
         """The pathways any breakdown measure counts in ``period``, with their breakdown labels."""
-        measures = [m for m in self.registry if m.breakdowns and m.unit == "pathway" and m.statistic != "percentage"]
+        measures = [m for m in self.registry if m.breakdowns and _group_of(m) == "pathway" and m.statistic != "percentage"]
         return _in_period_rows(self._pathways_for(period), measures, period)
+
+    def _snapshot_parts(self, measures: list[Measure], periods: list[Period], variable_type, grouping,
+                        keys) -> list[pd.DataFrame]:
+        """The finest-grain parts of snapshot measures sharing one cohort kind; one frame per period.
+
+        A pathway is in the snapshot of every period it is open at the end of, so the periods'
+        snapshots (each with its own period end, :data:`PERIOD_END`) are stacked and aggregated
+        in one query, grouped by period.
+        """
+        cohort = measures[0].cohort
+        assert cohort is not None  # a snapshot measure has a cohort (registry)
+        stacked = None
+        for i, period in enumerate(periods):
+            pathways = self._pathways_for(period) if grouping else self.pathways
+            table = snapshot_rows(pathways, self.tables, cohort, period.end).mutate(**{_PERIOD_INDEX: ibis.literal(i)})
+            if grouping:
+                table = _with_variable_columns(table, variable_type, grouping)
+            stacked = table if stacked is None else stacked.union(table, distinct=False)
+        assert stacked is not None
+        metrics = _metrics(stacked, measures, lambda m: in_cohort(stacked, m, periods[0]), decomposed=True)
+        result = stacked.group_by([*keys, _PERIOD_INDEX]).aggregate(**metrics).execute()
+        frames = _split_by_period(result, keys, measures, len(periods), decomposed=True)
+        for frame in frames:
+            frame.attrs["unit"] = _group_of(measures[0])
+        return frames
 
     def _pathways_for(self, period: Period) -> ibis.Table:
         """Pathways with the annual breakdown labels (age is at the end of the period)."""
@@ -235,6 +265,23 @@ BREAKDOWN_SOURCES = ["PersonBirthDate", "Gender", "EthnicCategory", "IndicesOfDe
                      "ProblemDescriptor", "ProblemDescriptorDetail"]
 
 
+def _group_of(m: Measure) -> str:
+    """The rows a measure is aggregated over: its unit's, or (a snapshot) the pathways open at the period end
+    by its cohort's dates."""
+    if m.cohort is not None and m.cohort.snapshot:
+        return f"pathway open at the period end by {m.cohort.event} and {m.cohort.until}"
+    return m.unit
+
+
+def _snapshot_groups(measures: list[Measure]) -> list[list[Measure]]:
+    """The snapshot measures among ``measures``, grouped by the rows they count (in registry order)."""
+    groups: dict[str, list[Measure]] = {}
+    for m in measures:
+        if _group_of(m) != m.unit:
+            groups.setdefault(_group_of(m), []).append(m)
+    return list(groups.values())
+
+
 def _pathway_columns(registry) -> set[str]:
     """The pathway columns the measures read: keys, geography, breakdown sources, events, conditions, values."""
     columns = {PATHWAY_KEY, *GEOGRAPHY_COLUMNS, *BREAKDOWN_SOURCES}
@@ -242,8 +289,9 @@ def _pathway_columns(registry) -> set[str]:
         if m.unit != "pathway":
             continue
         columns |= {m.cohort.event, *_condition_columns(m.cohort.where), *_condition_columns(m.where)}
-        if m.value:
-            columns.add(m.value)
+        if m.cohort.until:
+            columns.add(m.cohort.until)
+        columns |= {c for c in (m.value, m.per) if c}
     return columns
 
 
@@ -266,27 +314,35 @@ def compute_measures(tables: dict[str, ibis.Table], period: Period | str, **opti
 
 # --- expression building --------------------------------------------------------------------
 
-def condition(table: ibis.Table, where: dict) -> ibis.expr.types.BooleanValue:
-    """The registry's condition mini-language as one Ibis boolean (null counts as false)."""
+def condition(table: ibis.Table, where: dict, period_end=None) -> ibis.expr.types.BooleanValue:
+    """The registry's condition mini-language as one Ibis boolean (null counts as false).
+
+    ``period_end``: the date (or date column) ``days_to_period_end`` counts to (snapshot cohorts only;
+    the registry checks).
+    """
     result = ibis.literal(True)
     for column, rule in where.items():
         if column == "any_of":
-            alternatives = [condition(table, alt) for alt in rule]
+            alternatives = [condition(table, alt, period_end) for alt in rule]
             part = alternatives[0]
             for alt in alternatives[1:]:
                 part = part | alt
         else:
-            part = _column_condition(table[column], rule)
+            part = _column_condition(table[column], rule, period_end)
         result = result & part.fill_null(False)
     return result
 
 
-def _column_condition(col, rule):
+def _column_condition(col, rule, period_end=None):
     if not isinstance(rule, dict):
         return col == rule
     part = ibis.literal(True)
     for op, value in rule.items():
-        if op == "in":
+        if op == "days_to_period_end":
+            # whole days from the date to the period end: 0 on the last day, null without a date
+            end = period_end if isinstance(period_end, ibis.Expr) else ibis.literal(period_end)
+            part = part & _column_condition(end.cast(col.type()).delta(col, unit="day"), value)
+        elif op == "in":
             part = part & col.isin(value)
         elif op == "not_in":
             part = part & ~col.isin(value)
@@ -300,6 +356,11 @@ def _column_condition(col, rule):
 
 
 def in_cohort(table: ibis.Table, m: Measure, period: Period) -> ibis.expr.types.BooleanValue:
+    if m.cohort.snapshot:
+        # the table holds the pathways open at the end of their period (its end in PERIOD_END) already
+        end = table[PERIOD_END]
+        return (table[m.cohort.event].notnull() & condition(table, {**m.cohort.where}, end)
+                & condition(table, m.where, end))
     event = table[m.cohort.event]
     in_period = event.between(ibis.literal(period.start), ibis.literal(period.end)).fill_null(False)
     return in_period & _cohort_conditions(table, m)
@@ -324,7 +385,15 @@ def _metrics(table: ibis.Table, measures: list[Measure], selected: Callable[[Mea
             metrics[m.id] = rows.cast("int64").sum()
             continue
         value = table[m.value].cast("float64")
-        if decomposed and m.statistic == "mean":
+        if m.per:
+            # a mean per unit of `per`: sum of the value over sum of `per` (over rows with both)
+            both = rows & table[m.value].notnull() & table[m.per].notnull()
+            total, n = value.sum(where=both), table[m.per].cast("float64").sum(where=both)
+            if decomposed:
+                metrics[f"{m.id}__sum"], metrics[f"{m.id}__n"] = total, n
+            else:
+                metrics[m.id] = ibis.ifelse(n > 0, total / n, ibis.null("float64"))
+        elif decomposed and m.statistic == "mean":
             metrics[f"{m.id}__sum"] = value.sum(where=rows)
             metrics[f"{m.id}__n"] = value.count(where=rows)
         elif m.statistic == "median":
@@ -375,7 +444,7 @@ def _aggregate_parts(table: ibis.Table, keys: list[str], measures: list[Measure]
         metrics = _metrics(table, measures, lambda m: in_cohort(table, m, period), decomposed=True)
         results = [table.group_by(keys).aggregate(**metrics).execute()]
     for result in results:
-        result.attrs["unit"] = measures[0].unit
+        result.attrs["unit"] = _group_of(measures[0])
     return results
 
 
@@ -407,18 +476,36 @@ def _aggregate_by_period(table: ibis.Table, keys: list[str], measures: list[Meas
         rows = rows.filter(rows[_PERIOD_INDEX].notnull())
         metrics = _metrics(rows, event_measures, lambda m: _cohort_conditions(rows, m), decomposed)
         result = rows.group_by([*keys, _PERIOD_INDEX]).aggregate(**metrics).execute()
-        for i in range(len(periods)):
-            part = result[result[_PERIOD_INDEX] == i].drop(columns=_PERIOD_INDEX).reset_index(drop=True)
-            by_period[i].append(part if keys else part.reindex([0]))  # one row, as an ungrouped query gives
-    counts = [name for m in measures for name in
-              ([m.id] if m.statistic == "count" else [f"{m.id}__n"] if decomposed and m.statistic == "mean" else [])]
+        for i, part in enumerate(_split_by_period(result, keys, event_measures, len(periods), decomposed)):
+            by_period[i].append(part)
     frames = []
     for parts in by_period:
         frame = parts[0]
         for part in parts[1:]:
             frame = _merge_wide(frame, part, keys)
-        frame[counts] = frame[counts].fillna(0)
+        # a group one event date has rows for and another not: the other's counts are zero
+        frame = frame.fillna(dict.fromkeys(_count_columns(measures, decomposed), 0))
         frames.append(frame)
+    return frames
+
+
+def _count_columns(measures: list[Measure], decomposed: bool) -> list[str]:
+    """The columns of an aggregate that are counts (zero, not missing, over no rows)."""
+    return [name for m in measures for name in
+            ([m.id] if m.statistic == "count" else [f"{m.id}__n"] if decomposed and m.statistic == "mean" else [])]
+
+
+def _split_by_period(result: pd.DataFrame, keys: list[str], measures: list[Measure], n_periods: int,
+                     decomposed: bool) -> list[pd.DataFrame]:
+    """A result grouped by ``keys`` and period index as one frame per period: one row when there are no
+    keys (as an ungrouped query gives), counts of a period without rows zero, its other statistics missing."""
+    counts = _count_columns(measures, decomposed)
+    frames = []
+    for i in range(n_periods):
+        part = result[result[_PERIOD_INDEX] == i].drop(columns=_PERIOD_INDEX).reset_index(drop=True)
+        part = part if keys else part.reindex([0])
+        part = part.fillna(dict.fromkeys(counts, 0))
+        frames.append(part)
     return frames
 
 
@@ -438,19 +525,21 @@ def _roll_up(parts: pd.DataFrame, keys: list[str], measures: list[Measure]) -> p
             how[f"{m.id}__sum"] = "sum"
             how[f"{m.id}__n"] = "sum"
     if keys:
-        rolled = parts.groupby(keys, dropna=False, sort=True).agg(how).reset_index()
+        rolled = parts.groupby(keys, dropna=False, sort=True).agg(how).copy().reset_index()  # copy: one block
     else:
         rolled = parts.agg(how).to_frame().T.reset_index(drop=True)
         if parts.empty:
             rolled = pd.DataFrame({column: [0.0 if agg == "sum" else np.nan] for column, agg in how.items()})
+    means = {}
     for m in measures:
         if m.statistic == "sum":
             # a sum over no rows is missing in SQL; zero referrals means a sum of zero
             rolled[m.id] = rolled[m.id].fillna(0)
         if m.statistic == "mean":
             total, n = rolled.pop(f"{m.id}__sum"), rolled.pop(f"{m.id}__n")
-            rolled[m.id] = np.where(n > 0, total / n.where(n > 0, 1), np.nan)
-    return rolled
+            means[m.id] = np.where(n > 0, total / n.where(n > 0, 1), np.nan)
+    # added at once: one column at a time fragments a wide frame
+    return pd.concat([rolled, pd.DataFrame(means, index=rolled.index)], axis=1)
 
 
 def _merge_wide(left: pd.DataFrame, right: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
@@ -470,13 +559,15 @@ def _to_long(wide: pd.DataFrame, level: GeographyLevel, variable_type: str | Non
     counts = {m.id for m in measures if m.statistic in ("count", "sum")}
     for mid in counts:
         wide[mid] = wide[mid].fillna(0)
+    percentages = {}
     for m in measures:
         if m.statistic == "percentage":
-            denominator = sum(
-                (-wide[t[1:]] if t.startswith("-") else wide[t]) for t in m.denominator
-            )
+            numerator, denominator = (sum((-wide[t[1:]] if t.startswith("-") else wide[t]) for t in terms)
+                                      for terms in (m.numerator, m.denominator))
             with np.errstate(divide="ignore", invalid="ignore"):
-                wide[m.id] = np.where(denominator > 0, 100.0 * wide[m.numerator] / denominator, np.nan)
+                percentages[m.id] = np.where(denominator > 0, 100.0 * numerator / denominator, np.nan)
+    # added at once: one column at a time fragments a wide frame
+    wide = pd.concat([wide, pd.DataFrame(percentages, index=wide.index)], axis=1)
     n = len(wide)
     frame = pd.DataFrame(
         {

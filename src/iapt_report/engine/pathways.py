@@ -32,8 +32,9 @@ from __future__ import annotations
 import ibis
 from ibis import _
 
-from iapt_report.reference import code_lists, instruments
+from iapt_report.reference import code_lists, instruments, wsas_items
 
+from .pathways_intervals import with_session_intervals
 from .pathways_v21 import v21_summaries
 
 PATHWAY_KEY = "PathwayID"
@@ -63,6 +64,7 @@ def derive_pathways(tables: dict[str, ibis.Table]) -> ibis.Table:
     pathways = _left_join(pathways, _session_summary(sessions))
     pathways = _left_join(pathways, chosen_problem_descriptor(tables["IDS603PresentingComplaints"]))
     pathways = _left_join(pathways, first_and_last_scores(tables["IDS606CodedScoreAssessmentRefer"], spans))
+    pathways = _left_join(pathways, first_and_last_scores(tables["IDS606CodedScoreAssessmentRefer"], spans, wsas_items()))
     pathways = pathways.mutate(
         CareContact_Count=_.CareContact_Count.fill_null(0),
         TreatmentCareContact_Count=_.TreatmentCareContact_Count.fill_null(0),
@@ -75,7 +77,7 @@ def derive_pathways(tables: dict[str, ibis.Table]) -> ibis.Table:
             _.TherapySession_FirstDate, unit="day"
         ),
     )
-    pathways = _with_outcomes(pathways)
+    pathways = with_session_intervals(_with_outcomes(pathways))
     for summary in v21_summaries(tables):  # fields from the optional v2.1 tables the dataset has
         pathways = _left_join(pathways, summary)
     pathways = _with_demographics(pathways, tables["IDS001MPI"])
@@ -194,15 +196,18 @@ def chosen_problem_descriptor(complaints: ibis.Table) -> ibis.Table:
 
 # --- scores and outcomes --------------------------------------------------------------------
 
-def first_and_last_scores(scores: ibis.Table, spans: ibis.Table) -> ibis.Table:
+def first_and_last_scores(scores: ibis.Table, spans: ibis.Table, known: dict | None = None) -> ibis.Table:
     """``<Instrument>_FirstScore`` and ``_LastScore`` per pathway; the last only when paired.
+
+    ``known``: the instruments by name with their ``snomed_code`` (default: the outcome
+    instruments of reference/instruments.csv; the WSAS items of wsas_items.csv are another set).
 
     Scores are put in order by :func:`score_order` (date, then the record number the ID ends
     with, then the score; docs/definitions.md says why). Each is one aggregate per pathway and
     instrument (the score of the row that sorts first, or last) rather than a ranking of every
     score, which over a national year's scores took most of the derivation's time.
     """
-    known = instruments()
+    known = instruments() if known is None else known
     instrument = ibis.cases(
         *[(scores.CodedAssToolType.strip() == row["snomed_code"], name) for name, row in known.items()],
         else_=ibis.null(str),

@@ -21,6 +21,8 @@ from iapt_report.reference import _read_text
 
 STATISTICS = ("count", "sum", "mean", "median", "max", "min", "percentage")
 UNITS = ("pathway", "appointment", "internet_log")
+#: What puts a unit in a cohort: an event dated in the period (the default), or being open at its end.
+AT = ("event", "period_end")
 
 
 class RegistryError(ValueError):
@@ -29,10 +31,21 @@ class RegistryError(ValueError):
 
 @dataclass(frozen=True)
 class Cohort:
+    """Who a measure counts. ``at: event`` (the default): the units whose ``event`` date falls in
+    the period. ``at: period_end`` (a snapshot): the pathways open at the end of the period, whose
+    ``event`` is on or before the end and whose ``until`` date is empty or after it, read as they
+    stood at the end (engine/snapshots.py)."""
+
     name: str
     unit: str
     event: str
     where: dict = field(default_factory=dict)
+    at: str = "event"
+    until: str | None = None
+
+    @property
+    def snapshot(self) -> bool:
+        return self.at == "period_end"
 
 
 @dataclass(frozen=True)
@@ -43,7 +56,8 @@ class Measure:
     cohort: Cohort | None = None
     where: dict = field(default_factory=dict)
     value: str | None = None
-    numerator: str | None = None
+    per: str | None = None
+    numerator: tuple[str, ...] = ()
     denominator: tuple[str, ...] = ()
     base: str | None = None
     breakdowns: bool = True
@@ -52,6 +66,13 @@ class Measure:
     #: needs beyond those every extract has; without them it is not computable (see not_computable)
     requires: tuple[str, ...] = ()
 
+    def __post_init__(self):
+        # a numerator written as one ID is a numerator of one term
+        if isinstance(self.numerator, str):
+            object.__setattr__(self, "numerator", (self.numerator,))
+        elif self.numerator is None:
+            object.__setattr__(self, "numerator", ())
+
     @property
     def unit(self) -> str:
         return self.cohort.unit if self.cohort else "derived"
@@ -59,7 +80,9 @@ class Measure:
     @property
     def base_measure_id(self) -> str | None:
         """The count a published value rests on (for disclosure control)."""
-        return self.numerator if self.statistic == "percentage" else self.base
+        if self.statistic == "percentage" and not self.base:
+            return self.numerator[0] if len(self.numerator) == 1 else None
+        return self.base
 
 
 @lru_cache(maxsize=None)
@@ -71,7 +94,8 @@ def load_registry() -> tuple[Measure, ...]:
         for row in csv.DictReader(io.StringIO(_read_text("measure_descriptions.csv")))
     }
     cohorts = {
-        name: Cohort(name=name, unit=c["unit"], event=c["event"], where=c.get("where", {}))
+        name: Cohort(name=name, unit=c["unit"], event=c["event"], where=c.get("where", {}),
+                     at=c.get("at", "event"), until=c.get("until"))
         for name, c in spec["cohorts"].items()
     }
     measures = []
@@ -84,7 +108,8 @@ def load_registry() -> tuple[Measure, ...]:
                 cohort=cohorts[m["cohort"]] if "cohort" in m else None,
                 where=m.get("where", {}),
                 value=m.get("value"),
-                numerator=m.get("numerator"),
+                per=m.get("per"),
+                numerator=_terms(m.get("numerator")),
                 denominator=tuple(m.get("denominator", ())),
                 base=m.get("base"),
                 breakdowns=m.get("breakdowns", True),
@@ -120,22 +145,43 @@ def _check(measures: list[Measure]) -> None:
         if m.statistic not in STATISTICS:
             raise RegistryError(f"{m.id}: unknown statistic {m.statistic!r}")
         if m.statistic == "percentage":
-            terms = [m.numerator, *(t.lstrip("-") for t in m.denominator)]
+            terms = [t.lstrip("-") for t in (*m.numerator, *m.denominator)]
             missing = [t for t in terms if t not in known]
-            if missing or not m.denominator:
+            if missing or not m.denominator or not m.numerator:
                 raise RegistryError(f"{m.id}: percentage needs known numerator/denominator, missing {missing}")
+            if len(m.numerator) > 1 and not m.base:
+                raise RegistryError(f"{m.id}: a numerator of several terms needs a `base` count for disclosure control")
         elif m.cohort is None:
             raise RegistryError(f"{m.id}: {m.statistic} needs a cohort")
         elif m.cohort.unit not in UNITS:
             raise RegistryError(f"{m.id}: unknown unit {m.cohort.unit!r}")
         elif m.statistic != "count" and not m.value:
             raise RegistryError(f"{m.id}: {m.statistic} needs a value column")
+        elif m.per and m.statistic != "mean":
+            raise RegistryError(f"{m.id}: `per` is for a mean (sum of value / sum of per)")
+        elif m.cohort.at not in AT:
+            raise RegistryError(f"{m.id}: unknown cohort kind at: {m.cohort.at!r}")
+        elif m.cohort.snapshot and (m.cohort.unit != "pathway" or not m.cohort.until or m.statistic == "median"):
+            raise RegistryError(f"{m.id}: a cohort at the period end needs unit pathway and `until`, and "
+                                "a statistic that adds up (not median)")
+        elif not m.cohort.snapshot and _uses_days_to_period_end({**m.cohort.where, **m.where}):
+            raise RegistryError(f"{m.id}: days_to_period_end is for cohorts at the period end")
         for needed in m.requires:
             table, _dot, column = needed.partition(".")
             optional = (table, column) in OPTIONAL_COLUMNS if column else table in OPTIONAL_TABLES
             if table not in TABLES or (column and column not in TABLES[table]["columns"]) or not optional:
                 raise RegistryError(f"{m.id}: requires {needed!r}, which is not an optional table or field of "
                                     "dataset_schema.yaml (every extract has the others)")
+
+
+def _uses_days_to_period_end(where: dict) -> bool:
+    for column, rule in where.items():
+        if column == "any_of":
+            if any(_uses_days_to_period_end(alt) for alt in rule):
+                return True
+        elif isinstance(rule, dict) and "days_to_period_end" in rule:
+            return True
+    return False
 
 
 def not_computable(measures: Iterable[Measure], available: Mapping[str, Iterable[str]]) -> dict[str, str]:
@@ -159,7 +205,7 @@ def not_computable(measures: Iterable[Measure], available: Mapping[str, Iterable
         changed = False
         for m in measures:
             if m.statistic == "percentage" and m.id not in found:
-                lacking = [t for t in (m.numerator or "", *(d.lstrip("-") for d in m.denominator)) if t in found]
+                lacking = [t.lstrip("-") for t in (*m.numerator, *m.denominator) if t.lstrip("-") in found]
                 if lacking:
                     found[m.id], changed = f"{', '.join(lacking)} not computable", True
     return {m.id: found[m.id] for m in measures if m.id in found}
@@ -175,10 +221,10 @@ def measure_metadata(not_computed: Mapping[str, str] | None = None) -> pd.DataFr
     rows = []
     for m in load_registry():
         if m.statistic == "percentage":
-            denominator = " ".join(
-                (f"minus {t[1:]}" if t.startswith("-") else t) for t in m.denominator
-            )
-            construction = f"100 x {m.numerator} / ({denominator}), from unrounded counts"
+            numerator, denominator = _describe_terms(m.numerator), _describe_terms(m.denominator)
+            if len(m.numerator) > 1:
+                numerator = f"({numerator})"
+            construction = f"100 x {numerator} / ({denominator}), from unrounded counts"
         else:
             construction = _describe_cohort(m)
         rows.append(
@@ -199,12 +245,33 @@ def measure_metadata(not_computed: Mapping[str, str] | None = None) -> pd.DataFr
     return pd.DataFrame(rows)
 
 
+def _terms(value) -> tuple[str, ...]:
+    """A numerator as written: one measure ID, or a list of terms like a denominator's."""
+    if value is None:
+        return ()
+    return (value,) if isinstance(value, str) else tuple(value)
+
+
+def _describe_terms(terms: tuple[str, ...]) -> str:
+    return " ".join(
+        (f"minus {t[1:]}" if t.startswith("-") else t) if i == 0 or t.startswith("-") else f"plus {t}"
+        for i, t in enumerate(terms)
+    )
+
+
 def _describe_cohort(m: Measure) -> str:
     conditions = {**m.cohort.where, **m.where}
-    text = f"{m.cohort.unit}s with {m.cohort.event} in the period"
+    if m.cohort.snapshot:
+        text = (f"{m.cohort.unit}s open at the end of the period ({m.cohort.event} on or before the period end, "
+                f"{m.cohort.until} empty or after it), as they stood at the period end (contacts, sessions "
+                "and internet therapy logs after it not counted)")
+    else:
+        text = f"{m.cohort.unit}s with {m.cohort.event} in the period"
     if conditions:
         text += " and " + " and ".join(_describe_condition(k, v) for k, v in conditions.items())
-    if m.statistic != "count":
+    if m.per:
+        text = f"sum of {m.value} / sum of {m.per} over {text}"
+    elif m.statistic != "count":
         text = f"{m.statistic} of {m.value} over {text}"
     return text
 
@@ -217,7 +284,9 @@ def _describe_condition(column: str, rule) -> str:
     words = {"le": "<=", "lt": "<", "ge": ">=", "gt": ">"}
     parts = []
     for op, value in rule.items():
-        if op == "in":
+        if op == "days_to_period_end":
+            parts.append(_describe_condition(f"(period end - {column} in days)", value))
+        elif op == "in":
             parts.append(f"{column} in {value}")
         elif op == "not_in":
             parts.append(f"{column} not in {value}")

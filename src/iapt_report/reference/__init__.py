@@ -48,3 +48,16 @@ def unverified_instruments() -> list[dict]:
     instruments.csv. The report's notes name them."""
     return [row for row in instruments().values()
             if row["code_verified"] != "yes" or row["values_verified"] != "yes"]
+
+
+@lru_cache(maxsize=None)
+def wsas_items() -> dict[str, dict]:
+    """The five Work and Social Adjustment Scale items by score-field stem (WASAS_Work ...), with
+    SNOMED CT code and range, as ``instruments()`` gives them (reference/wsas_items.csv). Kept apart
+    from instruments.csv: every instrument there is an outcome measure (PHQ-9, GAD-7 or an ADSM,
+    with caseness and reliable change), and the WSAS items are not."""
+    out = {}
+    for row in csv.DictReader(io.StringIO(_read_text("wsas_items.csv"))):
+        row["score_min"], row["score_max"] = float(row["score_min"]), float(row["score_max"])
+        out[row["instrument"]] = row
+    return out
