@@ -178,7 +178,8 @@ def _parser() -> argparse.ArgumentParser:
                           help="geography levels to compute (default: all); repeat for several")
     measures.add_argument("--no-breakdowns", action="store_true", help="skip the annual breakdowns for financial years")
     measures.add_argument("--allow-empty", action="store_true",
-                          help="compute a period outside the data's dates (every count zero) instead of refusing it")
+                          help="compute a period outside the data's dates instead of refusing it (activity counts are zero; "
+                               "waiting-list snapshots count the referrals the data leaves open)")
     measures.add_argument("--backend", choices=["duckdb", "spark"], default="duckdb",
                           help="engine that computes the measures: duckdb (default, in this process) or spark (the "
                                "active Spark session or a local one; docs/spark.md); both give the same figures")
@@ -207,8 +208,9 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--output", type=Path, help="output folder (default _output)")
     build.add_argument("--renderer", choices=["auto", "quarto", "fallback"], help="renderer (default auto)")
     build.add_argument("--allow-empty", dest="allow_empty", action="store_true", default=None,
-                       help="build a report for a period outside the data's dates (every count zero) instead of "
-                            "refusing it (config: allow_empty = true)")
+                       help="build a report for a period outside the data's dates instead of refusing it (activity counts "
+                            "are zero; waiting-list snapshots count the referrals the data leaves open; config: "
+                            "allow_empty = true)")
     build.add_argument("--backend", choices=["duckdb", "spark"],
                        help="engine that computes the measures from record-level data: duckdb (default) or spark "
                             "(docs/spark.md; config: backend = \"spark\")")
