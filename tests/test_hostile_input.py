@@ -35,9 +35,9 @@ from fixtures_dataset import PHQ9, tiny_dataset, v21_dataset, write_dataset
 from iapt_report.cli import main
 from iapt_report.data import schema
 from iapt_report.data.dataset import load_dataset
-from iapt_report.engine.registry import load_registry
 from iapt_report.data.periods import EmptyPeriodError, Period, PeriodError
 from iapt_report.data.problems import DatasetError
+from iapt_report.engine.registry import load_registry
 from iapt_report.outputs import exports, paths
 from iapt_report.reference import instruments
 from iapt_report.report.build import BuildConfig, BuildError, build_reports, write_index
